@@ -1,0 +1,178 @@
+/**
+ * The local metadata store: one SQLite database through node:sqlite, WAL mode with synchronous=FULL, so a
+ * resolved write survives a crash or power loss. Items are rows (pk, sk, JSON attributes).
+ *
+ * node:sqlite is synchronous, so within one process no two operations interleave; `BEGIN IMMEDIATE`
+ * makes each read-modify-write atomic against other processes on the same file (the `marmot` CLI
+ * while the server runs), with a busy timeout instead of an error when they collide.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { applyUpdate, assertUpdatable, conditionsHold } from '../conditions.ts';
+import { ConditionFailedError } from '../errors.ts';
+import type {
+  Condition,
+  Item,
+  MetadataStore,
+  QueryOptions,
+  QueryPage,
+  ScanOptions,
+  ScanPage,
+  Update,
+} from '../metadata.ts';
+
+const BUSY_TIMEOUT_MS = 10_000;
+const DEFAULT_PAGE = 1000;
+const SCHEMA_VERSION = 1;
+
+interface Row {
+  pk: string;
+  sk: string;
+  data: string;
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  private readonly db: DatabaseSync;
+  private readonly getRow: StatementSync;
+  private readonly upsertRow: StatementSync;
+  private readonly deleteRow: StatementSync;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS items (
+      pk TEXT NOT NULL, sk TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pk, sk)
+    ) WITHOUT ROWID`);
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema (version INTEGER NOT NULL)');
+    const version = this.db.prepare('SELECT max(version) AS v FROM schema').get() as { v: number | null };
+    if (version.v === null) this.db.prepare('INSERT INTO schema (version) VALUES (?)').run(SCHEMA_VERSION);
+    else if (version.v > SCHEMA_VERSION) {
+      throw new Error(`store schema version ${version.v} is newer than this program (${SCHEMA_VERSION})`);
+    }
+    this.getRow = this.db.prepare('SELECT pk, sk, data FROM items WHERE pk = ? AND sk = ?');
+    this.upsertRow = this.db.prepare(
+      'INSERT INTO items (pk, sk, data) VALUES (?, ?, ?) ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data',
+    );
+    this.deleteRow = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
+  }
+
+  async get(pk: string, sk: string): Promise<Item | undefined> {
+    return this.read(pk, sk);
+  }
+
+  async put(item: Item, conditions?: Condition[]): Promise<void> {
+    this.atomically(() => {
+      if (conditions?.length && !conditionsHold(this.read(item.pk, item.sk), conditions)) {
+        throw new ConditionFailedError(item.pk, item.sk);
+      }
+      this.upsertRow.run(item.pk, item.sk, encode(item));
+    });
+  }
+
+  async update(pk: string, sk: string, update: Update): Promise<Item> {
+    assertUpdatable(update);
+    return this.atomically(() => {
+      const current = this.read(pk, sk);
+      if (!conditionsHold(current, update.conditions)) throw new ConditionFailedError(pk, sk);
+      const next = applyUpdate(pk, sk, current, update);
+      this.upsertRow.run(pk, sk, encode(next));
+      return next;
+    });
+  }
+
+  async delete(pk: string, sk: string, conditions?: Condition[]): Promise<void> {
+    this.atomically(() => {
+      if (conditions?.length && !conditionsHold(this.read(pk, sk), conditions)) {
+        throw new ConditionFailedError(pk, sk);
+      }
+      this.deleteRow.run(pk, sk);
+    });
+  }
+
+  async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
+    const where = ['pk = ?'];
+    const params: string[] = [pk];
+    if (options.beginsWith !== undefined) {
+      // A range rather than LIKE: LIKE would treat % and _ in the prefix as wildcards.
+      where.push('sk >= ? AND sk < ?');
+      params.push(options.beginsWith, `${options.beginsWith}\u{10FFFF}`);
+    }
+    if (options.from !== undefined) {
+      where.push('sk >= ?');
+      params.push(options.from);
+    }
+    if (options.to !== undefined) {
+      where.push('sk <= ?');
+      params.push(options.to);
+    }
+    if (options.startAfter !== undefined) {
+      where.push(options.reverse ? 'sk < ?' : 'sk > ?');
+      params.push(options.startAfter);
+    }
+    const limit = options.limit ?? DEFAULT_PAGE;
+    const rows = this.db
+      .prepare(
+        `SELECT pk, sk, data FROM items WHERE ${where.join(' AND ')} ORDER BY sk ${options.reverse ? 'DESC' : 'ASC'} LIMIT ?`,
+      )
+      .all(...params, limit + 1) as unknown as Row[];
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit).map(decode);
+    return more ? { items, next: items.at(-1)?.sk } : { items };
+  }
+
+  async scan(options: ScanOptions = {}): Promise<ScanPage> {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (options.pkPrefix !== undefined) {
+      where.push('pk >= ? AND pk < ?');
+      params.push(options.pkPrefix, `${options.pkPrefix}\u{10FFFF}`);
+    }
+    if (options.cursor !== undefined) {
+      const [pk, sk] = JSON.parse(options.cursor) as [string, string];
+      where.push('(pk > ? OR (pk = ? AND sk > ?))');
+      params.push(pk, pk, sk);
+    }
+    const limit = options.limit ?? DEFAULT_PAGE;
+    const rows = this.db
+      .prepare(
+        `SELECT pk, sk, data FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pk, sk LIMIT ?`,
+      )
+      .all(...params, limit + 1) as unknown as Row[];
+    const items = rows.slice(0, limit).map(decode);
+    const last = items.at(-1);
+    return rows.length > limit && last ? { items, cursor: JSON.stringify([last.pk, last.sk]) } : { items };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  private read(pk: string, sk: string): Item | undefined {
+    const row = this.getRow.get(pk, sk) as Row | undefined;
+    return row ? decode(row) : undefined;
+  }
+
+  private atomically<T>(work: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
+
+function encode(item: Item): string {
+  const { pk: _pk, sk: _sk, ...attributes } = item;
+  return JSON.stringify(attributes);
+}
+
+function decode(row: Row): Item {
+  return { ...(JSON.parse(row.data) as Record<string, Item[string]>), pk: row.pk, sk: row.sk };
+}
