@@ -1,0 +1,49 @@
+/**
+ * The whole mail system in one process: opens the stores, loads the TLS certificate, starts every
+ * listener, and stops them all in order. `fargate/main.ts` runs it from the command line and in the
+ * Fargate task; tests start it on port 0 in a temporary data directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../shared/config/config.ts';
+import type { Logger } from '../shared/log/logger.ts';
+import { openStores } from '../shared/store/open-stores.ts';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
+import { loadLocalCertificate } from './tls/local-certificate.ts';
+
+/** The listeners this build has, in start order. */
+const LISTENERS: StartListener[] = [];
+
+export interface MailSystem {
+  listeners: RunningListener[];
+  /** Stop accepting, finish in-flight work, close the stores, release the data directory. */
+  stop(): Promise<void>;
+}
+
+export async function startMailSystem(config: Config, logger: Logger): Promise<MailSystem> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock: DataDirLock | undefined = config.store.kind === 'local' ? await lockDataDir(config.dataDir) : undefined;
+  const listeners: RunningListener[] = [];
+  let stores: Awaited<ReturnType<typeof openStores>> | undefined;
+  const stop = async () => {
+    await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await stores?.close();
+    await lock?.release();
+  };
+  try {
+    stores = await openStores(config.store);
+    const tls = await loadLocalCertificate({
+      dataDir: config.dataDir,
+      hostname: config.hostname,
+      certFile: config.tls.certFile,
+      keyFile: config.tls.keyFile,
+    });
+    if (tls.selfSigned) logger.warn('using a self-signed TLS certificate', { dataDir: config.dataDir });
+    const context: ListenerContext = { config, logger, stores, tls };
+    for (const start of LISTENERS) listeners.push(await start(context));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { listeners, stop };
+}
