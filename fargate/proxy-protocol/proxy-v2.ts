@@ -161,7 +161,7 @@ function packIpv6(address: string): Buffer {
   const tailGroups = tail ? tail.split(':') : [];
   const groups = [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   const out = Buffer.alloc(16);
-  groups.forEach((group, index) => out.writeUInt16BE(Number.parseInt(group, 16), index * 2));
+  for (const [index, group] of groups.entries()) out.writeUInt16BE(Number.parseInt(group, 16), index * 2);
   return out;
 }
 
