@@ -126,6 +126,7 @@ export interface AliasOptions {
 }
 
 export interface DomainRemoval {
+  domain: string;
   accounts: number;
   aliases: number;
 }
@@ -224,7 +225,7 @@ export class Directory {
         throw await this.notRemovable(domainName);
       }
       await this.sweepResidue(domainName);
-      return { accounts: 0, aliases: 0 };
+      return { domain: domainName, accounts: 0, aliases: 0 };
     }
     if (domain.state === 'active') {
       try {
@@ -234,7 +235,7 @@ export class Directory {
         throw new DomainNotFoundError(domainName);
       }
     }
-    const removed: DomainRemoval = { accounts: 0, aliases: 0 };
+    const removed: DomainRemoval = { domain: domainName, accounts: 0, aliases: 0 };
     for await (const member of this.items(keys.domainMembers(domainName), keys.addressesPrefix)) {
       const base = memberBaseOf(member);
       if (base.domainId !== domain.id) continue;
@@ -409,7 +410,8 @@ export class Directory {
     return relayHosts;
   }
 
-  async removeRelayHost(network: string): Promise<void> {
+  /** Removes the network (given in any spelling) and returns its canonical form. */
+  async removeRelayHost(network: string): Promise<string> {
     const canonical = formatNetwork(parseNetwork(network));
     const key = keys.relayHost(canonical);
     try {
@@ -418,6 +420,7 @@ export class Directory {
       if (!(error instanceof ConditionFailedError)) throw error;
       throw new RelayHostNotFoundError(canonical);
     }
+    return canonical;
   }
 
   /** Whether a peer at this IP address may relay; false for anything that is not an IP address. */

@@ -133,7 +133,11 @@ for (const adapters of adapterSets) {
         assert.equal((await directory.getDomain('full.example'))?.state, 'active');
         assert.ok(await directory.getAccount('a@full.example'));
 
-        assert.deepEqual(await directory.removeDomain('full.example', { force: true }), { accounts: 1, aliases: 1 });
+        assert.deepEqual(await directory.removeDomain('full.example', { force: true }), {
+          domain: 'full.example',
+          accounts: 1,
+          aliases: 1,
+        });
         assert.equal(await directory.getDomain('full.example'), undefined);
         const left = (await allItems(stores.metadata)).filter((item) => item.pk === 'domain#full.example');
         assert.deepEqual(left, []);
@@ -148,7 +152,11 @@ for (const adapters of adapterSets) {
         await directory.addAccount('x@empty.example', { password: PASSWORD });
         await directory.removeAccount('x@empty.example');
         assert.equal(await memberCount(stores.metadata, 'empty.example'), 0);
-        assert.deepEqual(await directory.removeDomain('empty.example'), { accounts: 0, aliases: 0 });
+        assert.deepEqual(await directory.removeDomain('EMPTY.example'), {
+          domain: 'empty.example',
+          accounts: 0,
+          aliases: 0,
+        });
         assert.equal(await directory.getDomain('empty.example'), undefined);
         await assert.rejects(directory.removeDomain('empty.example'), DomainNotFoundError);
         await assert.rejects(directory.removeDomain('empty.example', { force: true }), DomainNotFoundError);
@@ -180,7 +188,11 @@ for (const adapters of adapterSets) {
         );
         await assert.rejects(directory.addDomain('halfway.example'), DomainBeingRemovedError);
         await assert.rejects(directory.removeDomain('halfway.example'), DomainBeingRemovedError);
-        assert.deepEqual(await directory.removeDomain('halfway.example', { force: true }), { accounts: 1, aliases: 0 });
+        assert.deepEqual(await directory.removeDomain('halfway.example', { force: true }), {
+          domain: 'halfway.example',
+          accounts: 1,
+          aliases: 0,
+        });
         assert.equal(await directory.getDomain('halfway.example'), undefined);
       });
 
