@@ -8,7 +8,7 @@ import { InvalidArgumentError } from 'commander';
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const SIZE = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?$/i;
 const COUNT = /^[0-9]+$/;
-export const NO_LIMIT = 'none';
+export const NO_LIMIT = 'none' as const;
 
 /** A positive whole number of bytes. */
 export function parseSize(text: string): number {
@@ -34,14 +34,19 @@ export function parseWholeNumber(text: string): number {
   return Number(text.trim());
 }
 
-/** A size, or null for `none` (remove the limit). */
-export function parseSizeOrNone(text: string): number | null {
-  return text.trim().toLowerCase() === NO_LIMIT ? null : parseSize(text);
+/** A size, or `none` (remove the limit). Not null: commander turns a parser's null into ''. */
+export function parseSizeOrNone(text: string): number | typeof NO_LIMIT {
+  return text.trim().toLowerCase() === NO_LIMIT ? NO_LIMIT : parseSize(text);
 }
 
-/** A count, or null for `none` (remove the limit). */
-export function parseCountOrNone(text: string): number | null {
-  return text.trim().toLowerCase() === NO_LIMIT ? null : parseCount(text);
+/** A count, or `none` (remove the limit). */
+export function parseCountOrNone(text: string): number | typeof NO_LIMIT {
+  return text.trim().toLowerCase() === NO_LIMIT ? NO_LIMIT : parseCount(text);
+}
+
+/** An option parsed by parseSizeOrNone or parseCountOrNone as a limit change: null removes it. */
+export function limitChange(value: number | typeof NO_LIMIT | undefined): number | null | undefined {
+  return value === NO_LIMIT ? null : value;
 }
 
 /** The shortest exact spelling in the syntax parseSize reads: `2G`, `1536M`, `1000`. */

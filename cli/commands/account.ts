@@ -1,11 +1,19 @@
 /** `marmot account add|passwd|list|show|set|remove`: accounts, their passwords, admin flag and quota limits. */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { formatAddress, normalizeAccountAddress, parseAccountAddress } from '../../shared/address/address.ts';
 import type { Account } from '../../shared/directory/directory.ts';
 import { AccountNotFoundError, AddressExistsError, DomainNotFoundError } from '../../shared/directory/errors.ts';
 import type { CliContext } from '../context.ts';
 import { type PasswordSource, readNewPassword } from '../password-input.ts';
-import { formatSize, parseCount, parseCountOrNone, parseSize, parseSizeOrNone } from '../quantities.ts';
+import {
+  formatSize,
+  limitChange,
+  type NO_LIMIT,
+  parseCount,
+  parseCountOrNone,
+  parseSize,
+  parseSizeOrNone,
+} from '../quantities.ts';
 
 interface JsonOption {
   json?: boolean;
@@ -13,7 +21,7 @@ interface JsonOption {
 
 function passwordOptions(command: Command): Command {
   return command
-    .addOption(new Option('--password-stdin', 'read the password from standard input (one line)').conflicts('generate'))
+    .option('--password-stdin', 'read the password from standard input (one line)')
     .option('--generate', 'generate a password and print it once on stdout')
     .addHelpText('after', '\nWithout --password-stdin or --generate, the password is asked for on the terminal.');
 }
@@ -112,11 +120,11 @@ export function registerAccountCommands(program: Command, context: CliContext): 
     .action(
       async (
         address: string,
-        options: { admin?: boolean; quotaStorage?: number | null; quotaMessages?: number | null },
+        options: { admin?: boolean; quotaStorage?: number | typeof NO_LIMIT; quotaMessages?: number | typeof NO_LIMIT },
       ) => {
         const changed = await (await context.directory()).setAccountSettings(address, {
           admin: options.admin,
-          quota: { storageBytes: options.quotaStorage, messages: options.quotaMessages },
+          quota: { storageBytes: limitChange(options.quotaStorage), messages: limitChange(options.quotaMessages) },
         });
         context.say(`changed account ${changed.address}`);
       },

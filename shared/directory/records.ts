@@ -76,9 +76,9 @@ export interface Alias {
   domain: string;
   /** Normalised addresses: local accounts, other aliases, or remote addresses. */
   targets: string[];
-  /** Whether the alias also receives `local+anything@domain`. */
+  /** Whether the alias also matches its address with a suffix (`local+anything@domain`). */
   suffixes: boolean;
-  /** Whether mail to it is bulk (a list): delivered without per-recipient bounces to the sender. */
+  /** Whether the alias is a list whose mail is bulk mail; what that changes is the delivery layer's to decide. */
   bulk: boolean;
   createdAt: string;
 }

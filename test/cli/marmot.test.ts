@@ -197,6 +197,24 @@ describe('marmot', () => {
     assert.ok(!outcome.stdout.includes('scrypt'));
   });
 
+  test('settings: domain set/show, account set/show, alias show, with --json', async () => {
+    let outcome = await marmot(['domain', 'set', 'example.com', '--retention-days', '60', '--legacy-sasl']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    outcome = await marmot(['domain', 'show', 'EXAMPLE.com', '--json']);
+    const domain = JSON.parse(outcome.stdout) as { retentionDays: number; legacySaslMechanisms: boolean };
+    assert.deepEqual([domain.retentionDays, domain.legacySaslMechanisms], [60, true]);
+
+    outcome = await marmot(['account', 'set', 'alice@example.com', '--admin', '--quota-storage', 'none']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    outcome = await marmot(['account', 'show', 'alice@example.com', '--json']);
+    const account = JSON.parse(outcome.stdout) as Record<string, unknown>;
+    assert.equal(account.admin, true);
+    assert.deepEqual(account.quota, { messages: 1000 });
+    assert.equal('credentials' in account, false);
+
+    await failsCleanly(['account', 'show', 'ghost@example.com'], 1, /^marmot: no account ghost@example\.com\n$/);
+  });
+
   test('account passwd replaces the password; remove', async () => {
     let outcome = await marmot(['account', 'passwd', 'ALICE@example.com', '--generate']);
     assert.equal(outcome.code, 0, outcome.stderr);
@@ -248,6 +266,11 @@ describe('marmot', () => {
     await failsCleanly(['alias', 'add', 'alice@example.com', 'x@elsewhere.org'], 1, /already exists \(as an account\)/);
     await failsCleanly(['alias', 'add', 'new@example.com', 'not-an-address'], 2, /invalid address "not-an-address"/);
     await failsCleanly(['alias', 'add', 'new@example.com'], 2, /missing required argument 'targets'/);
+
+    outcome = await marmot(['alias', 'show', 'SALES@example.com']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.match(outcome.stdout, /^alias: +sales@example\.com\nsuffixes: +yes\nbulk: +yes\n/);
+    assert.match(outcome.stdout, /target: +alice@example\.com\ntarget: +Partner@elsewhere\.org\n$/);
 
     outcome = await marmot(['alias', 'remove', 'info@example.com']);
     assert.equal(outcome.code, 0, outcome.stderr);
