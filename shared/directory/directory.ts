@@ -192,6 +192,7 @@ export class Directory {
   async setDomainSettings(name: string, settings: Partial<DomainSettings>): Promise<Domain> {
     const domainName = normalizeDomain(name);
     const changes = validDomainSettings(settings);
+    if (Object.keys(changes).length === 0) throw new InvalidSettingError('no setting to change');
     const key = keys.domain(domainName);
     try {
       const item = await this.store.update(key.pk, key.sk, {

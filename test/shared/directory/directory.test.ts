@@ -118,6 +118,7 @@ for (const adapters of adapterSets) {
           directory.setDomainSettings('settings.example', { retentionDays: 5000 }),
           InvalidSettingError,
         );
+        await assert.rejects(directory.setDomainSettings('settings.example', {}), InvalidSettingError);
         await assert.rejects(directory.setDomainSettings('nowhere.example', { retentionDays: 9 }), DomainNotFoundError);
         assert.equal(await directory.getDomain('nowhere.example'), undefined);
       });
