@@ -293,6 +293,8 @@ export async function changesSince(
   const vanished: number[] = [];
   for (const state of page.states) {
     if (state.modseq <= since || state.uid >= cursor.uidNext) continue;
+    // A later page covers the entry's latest change; report it there only, so pages do not repeat UIDs.
+    if (cursor.mode === 'log' && page.after !== undefined && state.modseq > page.after) continue;
     if (state.expunged) vanished.push(state.uid);
     else changed.push(state);
   }
