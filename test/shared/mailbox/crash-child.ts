@@ -12,7 +12,8 @@ import { SqliteMetadataStore } from '../../../shared/store/sqlite/sqlite-metadat
 const IN_FLIGHT = 8;
 
 const [dataDir, account, mailboxId, countText] = process.argv.slice(2);
-if (!dataDir || !account || !mailboxId || !countText) throw new Error('usage: crash-child <dir> <account> <mailbox> <count>');
+if (!dataDir || !account || !mailboxId || !countText)
+  throw new Error('usage: crash-child <dir> <account> <mailbox> <count>');
 const metadata = new SqliteMetadataStore(join(dataDir, 'metadata.sqlite'));
 const blobs = await FileBlobStore.open(join(dataDir, 'blobs'));
 const store = openMailStore(metadata);

@@ -75,7 +75,14 @@ for (const adapters of adapterSets) {
         add: { uidnext: 1, highestmodseq: 1 },
         set: { changedAt: Date.now() },
       });
-      await stores.metadata.put({ pk: `mbox#${inbox.id}`, sk: 'dlv#tx-crash', v: 1, uid: 1, modseq: 2, at: Date.now() });
+      await stores.metadata.put({
+        pk: `mbox#${inbox.id}`,
+        sk: 'dlv#tx-crash',
+        v: 1,
+        uid: 1,
+        modseq: 2,
+        at: Date.now(),
+      });
 
       await assert.rejects(
         appendMessage(store, inbox, sampleMessage(1), { deliveryKey: 'tx-crash' }),

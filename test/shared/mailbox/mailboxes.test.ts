@@ -48,8 +48,22 @@ for (const adapters of adapterSets) {
         first.map((mailbox) => mailbox.id),
       );
       const listed = await listMailboxes(store, ACCOUNT);
-      assert.deepEqual(listed.map((mailbox) => mailbox.name).sort(), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
-      assert.deepEqual((await listSubscriptions(store, ACCOUNT)).sort(), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
+      assert.deepEqual(listed.map((mailbox) => mailbox.name).sort(), [
+        'Archive',
+        'Drafts',
+        'INBOX',
+        'Junk',
+        'Sent',
+        'Trash',
+      ]);
+      assert.deepEqual((await listSubscriptions(store, ACCOUNT)).sort(), [
+        'Archive',
+        'Drafts',
+        'INBOX',
+        'Junk',
+        'Sent',
+        'Trash',
+      ]);
       const uidValidities = new Set(listed.map((mailbox) => mailbox.uidValidity));
       assert.equal(uidValidities.size, listed.length, 'UIDVALIDITY is unique per account');
     });
@@ -72,7 +86,7 @@ for (const adapters of adapterSets) {
 
     it('rejects malformed names with InvalidMailboxNameError', async (t) => {
       const { store } = await openTestStore(t, adapters);
-      for (const name of ['', '/a', 'a/', 'a//b', 'a\u0000b', 'a*', 'a%b', 'x'.repeat(600), 'a/'.repeat(40) + 'a']) {
+      for (const name of ['', '/a', 'a/', 'a//b', 'a\u0000b', 'a*', 'a%b', 'x'.repeat(600), `${'a/'.repeat(40)}a`]) {
         await assert.rejects(createMailbox(store, ACCOUNT, name), InvalidMailboxNameError, JSON.stringify(name));
       }
     });
@@ -99,7 +113,11 @@ for (const adapters of adapterSets) {
       assert.equal(renamed.uidValidity, parent.uidValidity);
       assert.equal((await getMailboxByName(store, ACCOUNT, 'Archive/Old Work/Clients')).id, child.id);
       assert.equal((await getMailboxByName(store, ACCOUNT, 'Archive/Old Work/Clients/Acme')).id, grandchild.id);
-      assert.equal((await getMailboxByName(store, ACCOUNT, 'Workshop')).id, sibling.id, 'a sibling sharing the prefix stays');
+      assert.equal(
+        (await getMailboxByName(store, ACCOUNT, 'Workshop')).id,
+        sibling.id,
+        'a sibling sharing the prefix stays',
+      );
       await assert.rejects(getMailboxByName(store, ACCOUNT, 'Work'), MailboxNotFoundError);
       await assert.rejects(getMailboxByName(store, ACCOUNT, 'Work/Clients'), MailboxNotFoundError);
       assert.equal((await listMessages(store, child.id)).messages.length, 1);
@@ -152,7 +170,11 @@ for (const adapters of adapterSets) {
       assert.equal(inboxAfter.id, inbox.id, 'INBOX keeps its identity');
       assert.equal((await listMessages(store, inbox.id)).messages.length, 0);
       assert.equal(inboxAfter.messages, 0);
-      assert.equal((await getMailboxByName(store, ACCOUNT, 'INBOX/Receipts')).id, inboxChild.id, 'inferiors unaffected');
+      assert.equal(
+        (await getMailboxByName(store, ACCOUNT, 'INBOX/Receipts')).id,
+        inboxChild.id,
+        'inferiors unaffected',
+      );
       assert.equal((await getQuotaUsage(store, ACCOUNT)).messages, 3, 'moving does not change usage');
     });
 

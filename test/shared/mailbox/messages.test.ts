@@ -26,7 +26,11 @@ for (const adapters of adapterSets) {
     it('appends with UIDs and MODSEQs from the mailbox item, and keeps what FETCH needs', async (t) => {
       const { store } = await openTestStore(t, adapters);
       const inbox = await getMailboxByName(store, ACCOUNT, 'INBOX');
-      const first = await appendMessage(store, inbox, sampleMessage(1, { flags: ['\\seen', 'Important', 'important'] }));
+      const first = await appendMessage(
+        store,
+        inbox,
+        sampleMessage(1, { flags: ['\\seen', 'Important', 'important'] }),
+      );
       const second = await appendMessage(store, inbox, sampleMessage(2));
       assert.deepEqual(first, { uid: 1, modseq: 2, uidValidity: inbox.uidValidity, duplicate: false });
       assert.deepEqual(second, { uid: 2, modseq: 3, uidValidity: inbox.uidValidity, duplicate: false });
@@ -80,9 +84,10 @@ for (const adapters of adapterSets) {
 
       const uidsOf = (page: { messages: { uid: number }[] }) => page.messages.map((message) => message.uid);
       assert.deepEqual(uidsOf(await listMessages(store, box.id, { fromUid: 2, toUid: 6 })), [2, 5, 6]);
-      assert.deepEqual(uidsOf(await listMessages(store, box.id, { fromUid: 2, toUid: 6, includeExpunged: true })), [
-        2, 3, 4, 5, 6,
-      ]);
+      assert.deepEqual(
+        uidsOf(await listMessages(store, box.id, { fromUid: 2, toUid: 6, includeExpunged: true })),
+        [2, 3, 4, 5, 6],
+      );
       const seen: number[] = [];
       let after: number | undefined;
       let pages = 0;
