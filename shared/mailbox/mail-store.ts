@@ -8,7 +8,7 @@
  * unseen, size). A new message takes its UID and MODSEQ (and bumps the counters) with ONE atomic add on
  * that item, then writes its index entry under (mailbox id, uid). Every flag change and expunge takes a
  * new MODSEQ the same way. A crash in between leaves a UID/MODSEQ gap (RFC 9051 §2.3.1.1 allows gaps) and
- * counters off by the lost write; `reconcileMailboxCounters` (messages.ts) recomputes them.
+ * counters off by the lost write; `reconcileMailboxCounters` (reconcile.ts) recomputes them.
  *
  * Change log and settling. CONDSTORE/QRESYNC (RFC 7162) and IDLE need "what changed since MODSEQ m"
  * without reading every entry, so each MODSEQ also writes a change-log item `chg#<modseq>` naming the UIDs
@@ -35,7 +35,7 @@
  *
  * Quota. Usage is an atomic add on `acct#<account>/quota` with a condition that it stays within the
  * caller's limit (OverQuotaError otherwise), charged before the UID is taken and compensated when the
- * append fails; a crash can over-count, `reconcileQuota` (quota.ts) recomputes from the entries.
+ * append fails; a crash can over-count, `reconcileQuota` (reconcile.ts) recomputes from the entries.
  *
  * Idempotent delivery (append with a delivery key: SMTP transaction id + recipient). After taking the UID
  * the writer records it in a marker `dlv#<key>` with a conditional put (only if absent), then writes the
