@@ -46,7 +46,6 @@ const SCRAM_ITERATIONS_RANGE = { min: 4096, max: 1_000_000 } as const;
 export const SALT_BYTES = 16;
 
 export type ScramHash = 'SHA-1' | 'SHA-256';
-export const SCRAM_HASHES: readonly ScramHash[] = ['SHA-1', 'SHA-256'];
 const NODE_HASH: Record<ScramHash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256' };
 export const SCRAM_HASH_BYTES: Record<ScramHash, number> = { 'SHA-1': 20, 'SHA-256': 32 };
 
@@ -164,10 +163,7 @@ export async function deriveScramVerifier(
   };
 }
 
-export function deriveLegacyVerifiers(
-  password: string,
-  identity: { username: string; realm: string },
-): LegacyVerifiers {
+function deriveLegacyVerifiers(password: string, identity: { username: string; realm: string }): LegacyVerifiers {
   const realm = identity.realm.toLowerCase();
   const forms: [string, string][] = [[identity.username, realm]];
   const suffix = `@${realm}`;

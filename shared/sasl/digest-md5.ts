@@ -8,13 +8,17 @@
  * forms (credentials.ts), and the name looked up is always `local@domain`.
  *
  * Checks: our nonce, nc=00000001 (no reauthentication), qop=auth, a digest-uri naming this service
- * and one of this server's names (RFC 2831 §2.1.2: stops a response for another service being replayed
+ * and this server (RFC 2831 §2.1.2: stops a response made for another service or server being relayed
  * here), then the response value; on success `rspauth` goes back as data with success.
+ *
+ * Cyrus SASL clients use the one offered realm, ask the user to pick among several, and use the
+ * server's host name when none is offered; so a listener whose users authenticate as local@domain in
+ * realm `domain` offers its domains (`digestRealms`).
  *
  * SECURITY: the whole response is client input; it is parsed with bounded sizes, no recursion.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { beginAuthentication } from './authenticate.ts';
+import { beginAuthentication, domainOf } from './authenticate.ts';
 import { decodeUtf8Strict } from './client-response.ts';
 import type { DigestMd5Verifier } from './credentials.ts';
 import { MAX_DIGEST_CNONCE_CHARS, MAX_DIGEST_DIRECTIVES, MAX_IDENTITY_BYTES } from './limits.ts';
@@ -74,9 +78,9 @@ export class DigestMd5Mechanism implements SaslMechanism {
       return failure('malformed', 'bad user name');
     }
     const digestUri = fields.get('digest-uri')!;
-    const uriAccepted = this.acceptsDigestUri(digestUri);
-
     const login = username.includes('@') || realm === '' ? username : `${username}@${realm}`;
+    const uriAccepted = this.acceptsDigestUri(digestUri, [realm, domainOf(login) ?? '']);
+
     const begun = await beginAuthentication(this.ctx, { authcid: login, legacy: true });
     if ('failure' in begun) return begun;
     let verifiers: DigestMd5Verifier[];
@@ -105,12 +109,15 @@ export class DigestMd5Mechanism implements SaslMechanism {
     return { success: result.success, serverFinal: Buffer.from(`rspauth=${digestMd5Response(values, '')}`, 'utf8') };
   }
 
-  /** `serv-type "/" host [ "/" serv-name ]` (RFC 2831 §2.1.2): our service and one of our names. */
-  private acceptsDigestUri(uri: string): boolean {
+  /**
+   * `serv-type "/" host [ "/" serv-name ]` (RFC 2831 §2.1.2): our service, and as host one of our names
+   * or the user's realm/domain, which is what curl puts there (it builds digest-uri from the realm).
+   */
+  private acceptsDigestUri(uri: string, userRealms: string[]): boolean {
     const [service, host, ...rest] = uri.split('/');
-    if (service !== this.ctx.service || host === undefined || rest.length > 1) return false;
-    const names = [this.ctx.hostname, ...(this.ctx.alternateHostnames ?? [])].map((name) => name.toLowerCase());
-    return names.includes(host.toLowerCase());
+    if (service !== this.ctx.service || host === undefined || host === '' || rest.length > 1) return false;
+    const names = [this.ctx.hostname, ...(this.ctx.alternateHostnames ?? []), ...userRealms];
+    return names.some((name) => name.toLowerCase() === host.toLowerCase());
   }
 }
 

@@ -7,8 +7,6 @@
 export const MAX_SASL_RESPONSE_BYTES = 8 * 1024;
 /** The same limit as base64 text, for listeners to stop reading a line early. */
 export const MAX_SASL_RESPONSE_BASE64_CHARS = Math.ceil(MAX_SASL_RESPONSE_BYTES / 3) * 4;
-/** Client responses a single exchange may send (NTLM and DIGEST-MD5 take three at most). */
-export const MAX_SASL_STEPS = 4;
 
 /** RFC 4616 §2 bounds each PLAIN field at 255 octets; names are held to that everywhere. */
 export const MAX_IDENTITY_BYTES = 255;

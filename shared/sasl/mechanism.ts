@@ -116,6 +116,9 @@ export type SaslStepResult =
   | { success: SaslIdentity; serverFinal?: Buffer }
   | { failure: SaslFailure };
 
+/** How an exchange ended: what a listener turns into its final reply. */
+export type SaslOutcome = Exclude<SaslStepResult, { challenge: Buffer }>;
+
 export interface SaslMechanism {
   readonly name: SaslMechanismName;
   /**

@@ -2,13 +2,13 @@
  * The SASL module every listener uses: which mechanisms to advertise, and one `createMechanism` for
  * all of them. The wrapper here enforces what is common to every mechanism, so no mechanism can forget
  * it: PLAIN and LOGIN only over TLS, -PLUS only with channel-binding data, the client address's
- * throttle, the response size and step limits, nothing after the outcome, and no exception escaping
+ * throttle, the response size limit, nothing after the outcome, and no exception escaping
  * to the listener (it becomes `unavailable`).
  */
 import { hasChannelBinding } from './channel-binding.ts';
 import { CramMd5Mechanism } from './cram-md5.ts';
 import { DigestMd5Mechanism } from './digest-md5.ts';
-import { MAX_SASL_RESPONSE_BYTES, MAX_SASL_STEPS } from './limits.ts';
+import { MAX_SASL_RESPONSE_BYTES } from './limits.ts';
 import { LoginMechanism } from './login.ts';
 import {
   failure,
@@ -75,7 +75,7 @@ function implementation(name: SaslMechanismName, ctx: SaslContext): SaslMechanis
 }
 
 class GuardedMechanism implements SaslMechanism {
-  private steps = 0;
+  private started = false;
   private finished = false;
 
   constructor(
@@ -92,12 +92,11 @@ class GuardedMechanism implements SaslMechanism {
 
   private async guardedStep(response: Buffer | undefined): Promise<SaslStepResult> {
     if (this.finished) return failure('malformed', 'the exchange is over');
-    this.steps += 1;
-    if (this.steps > MAX_SASL_STEPS) return failure('malformed', 'too many steps');
     if (response !== undefined && response.length > MAX_SASL_RESPONSE_BYTES) {
       return failure('malformed', 'response too large');
     }
-    if (this.steps === 1) {
+    if (!this.started) {
+      this.started = true;
       const refusal = this.refusal();
       if (refusal) return refusal;
     }

@@ -34,6 +34,8 @@ const NODE_HASH: Record<ScramHash, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha2
 /** RFC 5802 §7: printable ASCII except ",". */
 const NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 const CB_NAME = /^[A-Za-z0-9.-]+$/;
+/** RFC 5802 §7 `attr-val`. */
+const ATTRIBUTE = /^[A-Za-z]=/;
 
 interface ClientFirst {
   gs2Header: string;
@@ -172,8 +174,9 @@ export function parseClientFirst(response: Buffer): ClientFirst | { error: strin
   const bare = text.slice(secondComma + 1);
   const attributes = bare.split(',');
   if (attributes[0]?.startsWith('m=')) return { error: 'mandatory extension not supported' };
-  const [user, nonce] = attributes;
+  const [user, nonce, ...extensions] = attributes;
   if (!user?.startsWith('n=') || !nonce?.startsWith('r=')) return { error: 'client-first-bare must start n=...,r=...' };
+  if (!extensions.every((extension) => ATTRIBUTE.test(extension))) return { error: 'bad extension' };
   const rawName = decodeSaslname(user.slice(2));
   const clientNonce = nonce.slice(2);
   if (rawName === undefined) return { error: 'bad username' };

@@ -2,10 +2,10 @@
  * Accounts for the SASL tests: real verifiers (derived, sealed with a real local key vault in a temp
  * directory, loaded back), behind a small in-memory directory standing in for the accounts store.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
 import type { KeyVault } from '../../../shared/keyvault/key-vault.ts';
 import { LocalKeyVault } from '../../../shared/keyvault/local-key-vault.ts';
 import {
@@ -41,7 +41,7 @@ export function saslFixture(): Promise<SaslFixture> {
 
 async function createFixture(): Promise<SaslFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'marmot-sasl-'));
-  after(() => rm(dir, { recursive: true, force: true }));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const vault = await LocalKeyVault.open(dir);
   const accounts = new Map<string, SaslAccount>();
   await Promise.all(
