@@ -11,7 +11,8 @@
  * Envelope: `v1.kms.<CiphertextBlob base64url>`. Decrypt pins the KeyId, so an envelope made under another
  * key is refused rather than decrypted with whatever key the blob names.
  *
- * Not tested against real KMS (no emulator here); the request shapes are checked by the SDK's types.
+ * Not tested against real KMS (there is no emulator here). Its test drives it through the real SDK
+ * against a stand-in for KMS's JSON API, which checks the requests, the envelope and the error mapping.
  * SECURITY: trusts KMS; the IAM role needs kms:Encrypt and kms:Decrypt on this key only.
  */
 import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';

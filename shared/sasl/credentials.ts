@@ -399,18 +399,29 @@ export interface DecoyCredentials {
   credentials: StoredCredentials;
   /**
    * A SCRAM salt for an unknown user that stays the same across attempts (a fresh random salt per
-   * attempt would tell an observer the user does not exist). Stable while the process runs.
+   * attempt would tell an observer the user does not exist).
    */
   scramSalt(authcid: string, hash: ScramHash): Buffer;
 }
 
 const DECOY_USERNAME = 'decoy@decoy.invalid';
+const DECOY_SALT_SECRET_BYTES = 32;
 
-export async function createDecoyCredentials(vault: KeyVault): Promise<DecoyCredentials> {
+/**
+ * `saltSecret` keeps decoy salts the same across processes and restarts: give every listener process
+ * the same secret (kept sealed in the store). Without it each process makes its own, and someone who
+ * reaches two processes (two Fargate tasks behind the load balancer) sees an unknown user's salt change.
+ */
+export async function createDecoyCredentials(
+  vault: KeyVault,
+  options: { saltSecret?: Buffer } = {},
+): Promise<DecoyCredentials> {
   const password = randomBytes(24).toString('base64');
   const derived = await deriveCredentials(password, { username: DECOY_USERNAME, realm: 'decoy.invalid' });
   const credentials = openCredentials(await sealCredentials(derived, vault), vault, DECOY_USERNAME);
-  const saltKey = randomBytes(32);
+  const saltKey = options.saltSecret ?? randomBytes(DECOY_SALT_SECRET_BYTES);
+  if (saltKey.length < DECOY_SALT_SECRET_BYTES)
+    throw new RangeError(`saltSecret needs ${DECOY_SALT_SECRET_BYTES} bytes`);
   return {
     credentials,
     scramSalt(authcid, hash) {

@@ -144,5 +144,13 @@ describe('credentials', () => {
       decoy.scramSalt('else@example.com', 'SHA-256'),
     );
     assert.ok(await decoy.credentials.legacyVerifiers(), 'the decoy pays the same vault call');
+    // Processes given the same secret agree on the salt; without one they would not.
+    const saltSecret = Buffer.alloc(32, 7);
+    const [one, two] = await Promise.all([
+      createDecoyCredentials(vault, { saltSecret }),
+      createDecoyCredentials(vault, { saltSecret }),
+    ]);
+    assert.deepEqual(one.scramSalt('ghost@example.com', 'SHA-1'), two.scramSalt('ghost@example.com', 'SHA-1'));
+    assert.notDeepEqual(decoy.scramSalt('ghost@example.com', 'SHA-1'), one.scramSalt('ghost@example.com', 'SHA-1'));
   });
 });
