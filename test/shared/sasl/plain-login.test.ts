@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { parsePlainMessage } from '../../../shared/sasl/plain.ts';
 import { createMechanism } from '../../../shared/sasl/sasl.ts';
 import { ADMIN, ALICE, BOB, outcome, PASSWORD, saslFixture } from './sasl-fixture.ts';
 
@@ -62,6 +64,18 @@ describe('PLAIN (RFC 4616)', () => {
       assert.equal(outcome(result), 'malformed', JSON.stringify(message.toString().slice(0, 30)));
     }
     assert.equal(fixture.directory.lookups.length, before);
+  });
+
+  it('parses any bytes without throwing, and what it accepts rebuilds the message', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 255 })), { maxLength: 80 }), (bytes) => {
+        const message = Buffer.from(bytes);
+        const parsed = parsePlainMessage(message);
+        if ('error' in parsed) return;
+        assert.deepEqual(Buffer.from(`${parsed.authzid}\0${parsed.authcid}\0${parsed.password}`), message);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('is not allowed without TLS', async () => {
