@@ -26,12 +26,7 @@ import type {
 import { ImapParseError } from './errors.ts';
 import { parseFetchItems, parseFetchModifiers } from './fetch-parser.ts';
 import { ID_MAX_FIELD_BYTES, ID_MAX_PAIRS, ID_MAX_VALUE_BYTES, MAX_APPEND_MESSAGES } from './limits.ts';
-import {
-  parseCharset,
-  parseSearchCriteria,
-  parseSearchReturnOptions,
-  searchStringDecoder,
-} from './search-parser.ts';
+import { parseCharset, parseSearchCriteria, parseSearchReturnOptions, searchStringDecoder } from './search-parser.ts';
 
 export type ParseResult = { ok: true; command: Command } | { ok: false; error: ImapParseError };
 

@@ -43,10 +43,7 @@ export function parseFetchItems(cursor: CommandCursor): { items: FetchItem[]; ma
 }
 
 function parseFetchAtt(cursor: CommandCursor): FetchItem {
-  const name = cursor
-    .run(isAlphanumeric, 'a fetch attribute')
-    .toUpperCase()
-    .concat(readDottedSuffix(cursor));
+  const name = cursor.run(isAlphanumeric, 'a fetch attribute').toUpperCase().concat(readDottedSuffix(cursor));
   if (cursor.peek() !== OPEN_BRACKET) {
     if (SIMPLE_ITEMS.has(name)) return { kind: name as SimpleFetchItem };
     throw cursor.error(`Unknown fetch attribute ${name}`);

@@ -408,7 +408,10 @@ export interface ListEntry {
 export function listResponse(entry: ListEntry, command: 'LIST' | 'LSUB' = 'LIST'): Buffer {
   const extended: ImapValue[] = [];
   if (entry.childInfo && entry.childInfo.length > 0) {
-    extended.push(token('CHILDINFO'), entry.childInfo.map((info) => info));
+    extended.push(
+      token('CHILDINFO'),
+      entry.childInfo.map((info) => info),
+    );
   }
   if (entry.oldName !== undefined) extended.push(token('OLDNAME'), [entry.oldName]);
   const values: ImapValue[] = [token(command), entry.attributes.map(token), entry.delimiter, entry.name];
@@ -516,10 +519,7 @@ export function idResponse(parameters: ReadonlyArray<{ field: string; value: str
 }
 
 /** `* ACL mailbox identifier rights ...` (RFC 4314 §3.6). */
-export function aclResponse(
-  mailbox: string,
-  entries: ReadonlyArray<{ identifier: string; rights: string }>,
-): Buffer {
+export function aclResponse(mailbox: string, entries: ReadonlyArray<{ identifier: string; rights: string }>): Buffer {
   return untagged(token('ACL'), mailbox, ...entries.flatMap(({ identifier, rights }) => [identifier, rights]));
 }
 
