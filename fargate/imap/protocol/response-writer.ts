@@ -276,9 +276,9 @@ function dispositionValue(part: BodyPart): ImapValue {
   return part.disposition ? [part.disposition.type, parametersValue(part.disposition.params)] : null;
 }
 
+/** body-fld-lang: always a list, as Dovecot sends it (RFC 9051 allows a single string too). */
 function languageValue(part: BodyPart): ImapValue {
-  if (!part.language || part.language.length === 0) return null;
-  return part.language.length === 1 ? part.language[0]! : part.language;
+  return part.language && part.language.length > 0 ? part.language : null;
 }
 
 /**

@@ -274,7 +274,7 @@ describe('ENVELOPE and BODYSTRUCTURE', () => {
     });
     assert.equal(
       text(serializeValue(bodyStructureValue(body, true))),
-      '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 1 NIL NIL "en" "http://x/")' +
+      '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 1 NIL NIL ("en") "http://x/")' +
         '("application" "pdf" ("name" "a.pdf") NIL NIL "base64" 4 NIL ("attachment" ("filename" "a.pdf")) ("en" "de") NIL)' +
         ' "mixed" ("boundary" "xyz") NIL NIL NIL)',
     );
