@@ -40,8 +40,6 @@ export interface ImapDateTime {
   zoneMinutes: number;
 }
 
-export type SystemFlag = '\\Answered' | '\\Flagged' | '\\Deleted' | '\\Seen' | '\\Draft';
-
 /** A flag as sent; system flags (`\Seen` ...) are normalised to their canonical case. */
 export type Flag = string;
 

@@ -47,7 +47,10 @@ function render(structure: MessageStructure): Buffer {
       Buffer.from('\n'),
     ]),
   ];
-  const sections: BodySection[] = [{ part: [], text: 'HEADER' }, { part: [], text: 'TEXT' }];
+  const sections: BodySection[] = [
+    { part: [], text: 'HEADER' },
+    { part: [], text: 'TEXT' },
+  ];
   for (const part of sectionPaths(structure)) {
     sections.push({ part }, { part, text: 'MIME' });
     if (findBodyPart(structure, part)?.message) sections.push({ part, text: 'HEADER' }, { part, text: 'TEXT' });
