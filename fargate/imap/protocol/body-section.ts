@@ -55,7 +55,10 @@ export function bodySectionRange(structure: MessageStructure, section: BodySecti
   return section.text === 'TEXT' ? text : header;
 }
 
-/** The part BINARY[part] decodes, with its transfer encoding; undefined for none or for a multipart. */
+/**
+ * The part BINARY[part] decodes (RFC 3516), with its transfer encoding for
+ * shared/mime/transfer-encoding.ts; undefined for no such part or a multipart.
+ */
 export function binaryPart(
   structure: MessageStructure,
   path: readonly number[],

@@ -126,7 +126,9 @@ export class CommandReader {
    * them must not be read as commands; the session rejects or drops what this returns.
    */
   takeUnread(): Buffer {
-    const unread = Buffer.concat(this.input);
+    const unread = Buffer.concat([...this.lineParts, ...this.input]);
+    this.lineParts = [];
+    this.lineBytes = 0;
     this.input = [];
     this.inputBytes = 0;
     return unread;
