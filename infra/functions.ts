@@ -3,7 +3,7 @@
  * by the local esbuild (no Docker) for Node 24 on arm64, each with its own role holding only the grants
  * the catalog declares, and its own log group.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -41,6 +41,16 @@ export interface MailFunctionsProps {
   logRetention: RetentionDays;
 }
 
+/** Folders under the functions root that the catalog does not declare (none may exist). */
+export function undeclaredFunctionFolders(functionsRoot: string): string[] {
+  if (!existsSync(functionsRoot)) return [];
+  const declared = new Set<string>(FUNCTION_CATALOG.map((spec) => spec.name));
+  return readdirSync(functionsRoot, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !declared.has(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+}
+
 /** Which catalog entries get deployed: the handler exists, and its feature is on. */
 export function deployableFunctions(functionsRoot: string, settings: MarmotSettings): FunctionSpec[] {
   return FUNCTION_CATALOG.filter(
@@ -55,6 +65,12 @@ export class MailFunctions extends Construct {
   constructor(scope: Construct, id: string, props: MailFunctionsProps) {
     super(scope, id);
     const { settings, store } = props;
+    const undeclared = undeclaredFunctionFolders(props.functionsRoot);
+    if (undeclared.length > 0) {
+      throw new Error(
+        `functions/${undeclared.join(', functions/')}: not in infra/function-catalog.ts (add an entry with its grants)`,
+      );
+    }
     const common = commonEnvironment(settings, store);
     // The catalog lists callees before their callers, so an invoked function already exists here.
     for (const spec of deployableFunctions(props.functionsRoot, settings)) {

@@ -31,7 +31,6 @@ import {
 } from '../shared/metrics/metric-names.ts';
 import type { FunctionName } from './function-catalog.ts';
 import type { MailListeners } from './listeners.ts';
-import { acknowledgeFinding } from './nag.ts';
 import type { MarmotSettings } from './settings.ts';
 
 const FIVE_MINUTES = Duration.minutes(5);
@@ -94,12 +93,9 @@ export class MailObservability extends Construct {
     super(scope, id);
     const { settings, functions, listeners } = props;
 
+    // No SSE key: the topic carries alarm state changes only (names, thresholds), never mail content,
+    // and a customer key would need a key policy letting CloudWatch use it.
     this.topic = new Topic(this, 'AlarmTopic', { displayName: 'Marmot alarms', enforceSSL: true });
-    acknowledgeFinding(
-      this.topic,
-      'AwsSolutions-SNS2',
-      'The topic carries only alarm state changes (alarm name, metric, threshold), no mail content; an SSE key would need a key policy letting CloudWatch use it, for no protection gained.',
-    );
     if (settings.alarmEmail) this.topic.addSubscription(new EmailSubscription(settings.alarmEmail));
 
     for (const [name, fn] of functions) {

@@ -8,7 +8,6 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeFinding } from './nag.ts';
 import type { MarmotSettings } from './settings.ts';
 import type { StoreResources } from './store-access.ts';
 
@@ -49,11 +48,6 @@ export class MailStorage extends Construct implements StoreResources {
       lifecycleRules: [{ id: 'expire-logs', expiration: Duration.days(settings.logRetentionDays) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    acknowledgeFinding(
-      this.logBucket,
-      'AwsSolutions-S1',
-      'This is the access-log destination itself; logging its own access into itself would loop.',
-    );
 
     this.bucketKey = new Key(this, 'MessageKey', {
       description: 'Marmot: encrypts the message bucket (raw messages, spool, quarantine)',
