@@ -20,8 +20,8 @@ export interface FunctionSpec {
   access: StoreAccess;
   /** Other functions this one invokes (by the same invoker port as the listeners). */
   invokes: FunctionName[];
-  /** Whether the listener task invokes it (its role gets lambda:InvokeFunction on it). */
-  invokedByListeners: boolean;
+  /** Whether the SMTP listeners (the transfer service) invoke it: their role may then call it. */
+  invokedByTransfer: boolean;
   /** Deployed only when this setting is on (ses-inbound needs SES receiving). */
   onlyWithSesReceiving: boolean;
 }
@@ -38,7 +38,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
     // Reads the spooled message; reads and updates greylist entries and Bayes tokens.
     access: { table: 'readWrite', blobs: { read: ['spool/'] } },
     invokes: [],
-    invokedByListeners: true,
+    invokedByTransfer: true,
     onlyWithSesReceiving: false,
   },
   {
@@ -50,7 +50,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
     // Reads scripts and mailboxes; records vacation replies sent.
     access: { table: 'readWrite', blobs: readMessages },
     invokes: [],
-    invokedByListeners: true,
+    invokedByTransfer: true,
     onlyWithSesReceiving: false,
   },
   {
@@ -62,7 +62,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
     // Reads the key record and unwraps the private key with the vault key; never writes.
     access: { table: 'read', blobs: { read: ['spool/'] }, vault: 'decrypt' },
     invokes: [],
-    invokedByListeners: true,
+    invokedByTransfer: true,
     onlyWithSesReceiving: false,
   },
   {
@@ -77,7 +77,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
       blobs: { read: ['msg/'], delete: ['msg/'], list: true },
     },
     invokes: [],
-    invokedByListeners: false,
+    invokedByTransfer: false,
     onlyWithSesReceiving: false,
   },
   {
@@ -91,7 +91,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
       blobs: { read: ['spool/'], write: ['msg/', 'quarantine/'], delete: ['spool/ses-inbound/'] },
     },
     invokes: ['scan', 'filter'],
-    invokedByListeners: false,
+    invokedByTransfer: false,
     onlyWithSesReceiving: true,
   },
 ];

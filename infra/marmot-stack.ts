@@ -4,12 +4,13 @@
  * for the `marmot` CLI, the certificate secret).
  */
 import { CfnOutput, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ExpireSchedule } from './expire-schedule.ts';
 import { FUNCTION_CATALOG } from './function-catalog.ts';
 import { commonEnvironment, MailFunctions } from './functions.ts';
-import { LISTENER_STORE_ACCESS, MailListeners } from './listeners.ts';
+import { LISTENER_GROUPS, type ListenerGroupName, MailListeners } from './listeners.ts';
 import { MailNetwork } from './network.ts';
 import { MailObservability } from './observability.ts';
 import { MAIL_FROM_SUBDOMAIN, OutboundEmail } from './outbound-email.ts';
@@ -58,24 +59,26 @@ export class MarmotStack extends Stack {
       ...commonEnvironment(settings, this.storage),
       MARMOT_SES_CONFIGURATION_SET: this.outbound.configurationSet.configurationSetName,
     };
-    const statements = [
-      ...storeAccessStatements(LISTENER_STORE_ACCESS, this.storage),
-      ...this.outbound.sendStatements(),
-    ];
+    const invokes: PolicyStatement[] = [];
     for (const spec of FUNCTION_CATALOG) {
       const fn = deployed.get(spec.name);
       if (!fn) continue;
       environment[spec.envVar] = fn.functionName;
-      if (spec.invokedByListeners) statements.push(allow(['lambda:InvokeFunction'], [fn.functionArn]));
+      if (spec.invokedByTransfer) invokes.push(allow(['lambda:InvokeFunction'], [fn.functionArn]));
     }
+    const storeStatements = (name: ListenerGroupName) =>
+      storeAccessStatements(LISTENER_GROUPS.find((group) => group.name === name)!.store, this.storage);
     this.listeners = new MailListeners(this, 'Listeners', {
       settings,
       vpc: this.network.vpc,
       logBucket: this.storage.logBucket,
+      messageBucket: this.storage.bucket,
       repoRoot: props.repoRoot,
       environment,
-      statements,
-      messageBucket: this.storage.bucket,
+      serviceStatements: {
+        transfer: [...storeStatements('transfer'), ...invokes, ...this.outbound.sendStatements()],
+        access: storeStatements('access'),
+      },
       logRetention,
     });
 

@@ -127,11 +127,12 @@ export class MailObservability extends Construct {
         },
       );
     }
-    const smtpTargets = listeners.targetGroups.get('smtp');
-    if (smtpTargets) {
+    // A service with no healthy target for its first listener serves nobody (SMTP: the MX is down).
+    for (const [name, service] of listeners.services) {
+      const primary = listeners.targetGroups.get(service.group.listeners[0]!)!;
       this.alarm(
-        'no healthy smtp target',
-        smtpTargets.metrics.healthyHostCount({ period: ONE_MINUTE, statistic: 'Minimum' }),
+        `no healthy ${name} target`,
+        primary.metrics.healthyHostCount({ period: ONE_MINUTE, statistic: 'Minimum' }),
         {
           threshold: 1,
           operator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -261,9 +262,13 @@ export class MailObservability extends Construct {
         ),
       ),
       graph(
-        'Listener tasks CPU / memory %',
-        [listeners.service.metricCpuUtilization({ period: FIVE_MINUTES })],
-        [listeners.service.metricMemoryUtilization({ period: FIVE_MINUTES })],
+        'Listener CPU % (left) / memory % (right)',
+        [...listeners.services.values()].map((s) =>
+          s.service.metricCpuUtilization({ period: FIVE_MINUTES, label: `${s.group.name} CPU` }),
+        ),
+        [...listeners.services.values()].map((s) =>
+          s.service.metricMemoryUtilization({ period: FIVE_MINUTES, label: `${s.group.name} memory` }),
+        ),
       ),
     );
     return dashboard;

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { FUNCTION_CATALOG, type FunctionName, functionSpec } from '../../infra/function-catalog.ts';
 import { undeclaredFunctionFolders } from '../../infra/functions.ts';
-import { CONTAINER_NAME } from '../../infra/listeners.ts';
+import { LISTENER_GROUPS } from '../../infra/listeners.ts';
 import { REPO_ROOT } from '../../infra/marmot-app.ts';
 import { SettingsError } from '../../infra/settings.ts';
 import {
@@ -24,6 +24,8 @@ import {
   roleStatements,
   synthesizeMarmot,
   type TemplateJson,
+  taskEnvironment,
+  taskRoleId,
   temporaryDirectory,
   writeHandlers,
 } from './synthesize-marmot.ts';
@@ -50,12 +52,6 @@ function lambdaProperties(name: FunctionName): TemplateJson {
 
 function grantsOf(name: FunctionName): TemplateJson[] {
   return roleStatements(json, logicalId(deployed(full, name).role!));
-}
-
-function taskEnvironment(synthesis: MarmotSynthesis): Record<string, unknown> {
-  const task = synthesis.json.Resources[logicalId(synthesis.stack.listeners.taskDefinition)]!;
-  const container = task.Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === CONTAINER_NAME);
-  return Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
 }
 
 const TABLE_READ = ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'];
@@ -169,21 +165,35 @@ describe('function grants (least privilege, from the catalog)', () => {
   });
 });
 
-describe('wiring to the listener task', () => {
-  it('gives the task every deployed function name', () => {
-    const env = taskEnvironment(full);
-    for (const spec of FUNCTION_CATALOG) assert.deepEqual(env[spec.envVar], ref(deployed(full, spec.name)));
-    assert.deepEqual(env.MARMOT_TABLE, ref(table));
-    assert.deepEqual(env.MARMOT_BUCKET, ref(bucket));
-    assert.deepEqual(env.MARMOT_KEY_ID, arnOf(vaultKey));
+describe('wiring to the listener services', () => {
+  it('gives both services every deployed function name and the store', () => {
+    for (const group of LISTENER_GROUPS) {
+      const env = taskEnvironment(full, group.name);
+      for (const spec of FUNCTION_CATALOG) assert.deepEqual(env[spec.envVar], ref(deployed(full, spec.name)));
+      assert.equal(env.MARMOT_STORE, 'aws');
+      assert.deepEqual(env.MARMOT_TABLE, ref(table));
+      assert.deepEqual(env.MARMOT_BUCKET, ref(bucket));
+      assert.deepEqual(env.MARMOT_KEY_ID, arnOf(vaultKey));
+    }
   });
 
-  it('lets the task invoke exactly the functions the listeners call', () => {
-    const grants = roleStatements(json, logicalId(stack.listeners.taskDefinition.taskRole));
+  it('lets the SMTP service invoke exactly the functions it calls, and the IMAP service none', () => {
+    const transfer = roleStatements(json, taskRoleId(full, 'transfer'));
+    const access = roleStatements(json, taskRoleId(full, 'access'));
     for (const spec of FUNCTION_CATALOG) {
-      const allowed = actionsOn(grants, arnOf(deployed(full, spec.name)));
-      assert.deepEqual(allowed, spec.invokedByListeners ? ['lambda:InvokeFunction'] : [], spec.name);
+      const fn = arnOf(deployed(full, spec.name));
+      assert.deepEqual(actionsOn(transfer, fn), spec.invokedByTransfer ? ['lambda:InvokeFunction'] : [], spec.name);
+      assert.deepEqual(actionsOn(access, fn), [], spec.name);
     }
+  });
+
+  it('lets only the SMTP service write quarantine copies', () => {
+    const quarantine = objectArn(bucket, 'quarantine/');
+    assert.deepEqual(actionsOn(roleStatements(json, taskRoleId(full, 'transfer')), quarantine), [
+      's3:AbortMultipartUpload',
+      's3:PutObject',
+    ]);
+    assert.deepEqual(actionsOn(roleStatements(json, taskRoleId(full, 'access')), quarantine), []);
   });
 });
 
@@ -212,7 +222,7 @@ describe('expire schedule', () => {
 describe('functions without a handler', () => {
   it('are not deployed, and the task is not told about them', () => {
     assert.deepEqual([...onlyScan.stack.functions.byName.keys()], ['scan']);
-    const env = taskEnvironment(onlyScan);
+    const env = taskEnvironment(onlyScan, 'transfer');
     assert.deepEqual(env.MARMOT_FN_SCAN, ref(deployed(onlyScan, 'scan')));
     assert.equal(env.MARMOT_FN_EXPIRE, undefined);
     assert.equal(

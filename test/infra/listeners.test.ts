@@ -9,19 +9,22 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { Match } from 'aws-cdk-lib/assertions';
 import { LISTENER_PORTS } from '../../infra/listener-ports.ts';
-import { CONTAINER_NAME, containerHealthCommand } from '../../infra/listeners.ts';
+import { containerHealthCommand, LISTENER_GROUPS } from '../../infra/listeners.ts';
 import { REPO_ROOT } from '../../infra/marmot-app.ts';
 import {
   actionsOn,
   FULL_CONTEXT,
+  listenerContainer,
+  listenerService,
   logicalId,
   type MarmotSynthesis,
   ref,
   roleStatements,
   synthesizeMarmot,
   type TemplateJson,
+  taskEnvironment,
+  taskRoleId,
 } from './synthesize-marmot.ts';
 
 const run = promisify(execFile);
@@ -43,15 +46,8 @@ function resourcesOfType(synthesis: MarmotSynthesis, type: string): [string, Tem
   return Object.entries(synthesis.json.Resources).filter(([, r]) => r.Type === type);
 }
 
-function container(synthesis: MarmotSynthesis): TemplateJson {
-  const [[, task]] = resourcesOfType(synthesis, 'AWS::ECS::TaskDefinition') as [[string, TemplateJson]];
-  return task.Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === CONTAINER_NAME);
-}
-
-function environment(synthesis: MarmotSynthesis): Record<string, unknown> {
-  return Object.fromEntries(
-    container(synthesis).Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]),
-  );
+function containerPorts(names: readonly string[]): number[] {
+  return names.map((name) => LISTENER_PORTS.find((p) => p.name === name)!.containerPort);
 }
 
 /** Listener port → { protocol, certificates, target group properties }. */
@@ -152,38 +148,56 @@ describe('security groups', () => {
     );
   });
 
-  it('let the tasks be reached only from the load balancer, on the container ports', () => {
-    const taskIngress = resourcesOfType(plain, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
-    assert.deepEqual(
-      taskIngress.map((r) => r.FromPort).sort((a, b) => a - b),
-      LISTENER_PORTS.map((p) => p.containerPort).sort((a, b) => a - b),
-    );
-    for (const rule of taskIngress) {
-      assert.deepEqual(rule.SourceSecurityGroupId, { 'Fn::GetAtt': [logicalId(loadBalancerGroup), 'GroupId'] });
-      assert.equal(rule.CidrIp, undefined);
+  it('let the tasks be reached only from the load balancer, on their own container ports', () => {
+    for (const group of LISTENER_GROUPS) {
+      const service = listenerService(plain, group.name);
+      const [taskGroup] = service.service.connections.securityGroups;
+      const groupId = JSON.stringify({ 'Fn::GetAtt': [logicalId(taskGroup!), 'GroupId'] });
+      const ingress = resourcesOfType(plain, 'AWS::EC2::SecurityGroupIngress')
+        .map(([, r]) => r.Properties)
+        .filter((r) => JSON.stringify(r.GroupId) === groupId);
+      assert.deepEqual(
+        ingress.map((r) => r.FromPort).sort((a, b) => a - b),
+        containerPorts(group.listeners).sort((a, b) => a - b),
+      );
+      for (const rule of ingress) {
+        assert.deepEqual(rule.SourceSecurityGroupId, { 'Fn::GetAtt': [logicalId(loadBalancerGroup), 'GroupId'] });
+        assert.equal(rule.CidrIp, undefined);
+      }
+      const serviceResource = plain.json.Resources[logicalId(service.service)]!;
+      const network = serviceResource.Properties.NetworkConfiguration.AwsvpcConfiguration;
+      assert.equal(network.AssignPublicIp, 'DISABLED');
+      assert.deepEqual(
+        network.Subnets,
+        plain.stack.network.vpc.privateSubnets.map((subnet) => ref(subnet)),
+      );
     }
-    const [[, service]] = resourcesOfType(plain, 'AWS::ECS::Service') as [[string, TemplateJson]];
-    const network = service.Properties.NetworkConfiguration.AwsvpcConfiguration;
-    assert.equal(network.AssignPublicIp, 'DISABLED');
-    assert.deepEqual(
-      network.Subnets,
-      plain.stack.network.vpc.privateSubnets.map((subnet) => ref(subnet)),
-    );
+    assert.equal(resourcesOfType(plain, 'AWS::EC2::SecurityGroupIngress').length, LISTENER_PORTS.length);
   });
 });
 
-describe('listener task', () => {
-  it('runs the image built from fargate/Dockerfile for arm64', () => {
+describe('listener services', () => {
+  it('split the six listeners between two services, none over the ECS limit of five target groups', () => {
+    const served = LISTENER_GROUPS.flatMap((g) => g.listeners).sort();
+    assert.deepEqual(served, LISTENER_PORTS.map((p) => p.name).sort());
+    const services = resourcesOfType(plain, 'AWS::ECS::Service');
+    assert.equal(services.length, 2);
+    for (const [, service] of services) assert.ok(service.Properties.LoadBalancers.length <= 5);
+  });
+
+  it('run the image built from fargate/Dockerfile for arm64', () => {
     const manifest = JSON.parse(readFileSync(join(plain.outdir, `${plain.stack.stackName}.assets.json`), 'utf8'));
     const images = Object.values(manifest.dockerImages) as {
       source: { directory: string; dockerFile: string; platform: string };
     }[];
-    assert.equal(images.length, 1);
+    assert.equal(images.length, 1, 'both services run the same image');
     const [{ source }] = images as [(typeof images)[number]];
     assert.equal(source.dockerFile, 'fargate/Dockerfile');
     assert.equal(source.platform, 'linux/arm64');
-    const [[, task]] = resourcesOfType(plain, 'AWS::ECS::TaskDefinition') as [[string, TemplateJson]];
-    assert.deepEqual(task.Properties.RuntimePlatform, { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    for (const group of LISTENER_GROUPS) {
+      const task = plain.json.Resources[logicalId(listenerService(plain, group.name).taskDefinition)]!;
+      assert.deepEqual(task.Properties.RuntimePlatform, { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
+    }
 
     // The build context is staged through .dockerignore: the Dockerfile and lockfile in, dev trees out.
     const context = join(plain.outdir, source.directory);
@@ -194,59 +208,77 @@ describe('listener task', () => {
     }
   });
 
-  it('tells the container its ports, the proxy protocol and where its certificate is', () => {
-    const env = environment(plain);
-    for (const port of LISTENER_PORTS) assert.equal(env[port.envVar], String(port.containerPort));
-    assert.equal(env.MARMOT_PROXY_PROTOCOL, 'v2');
-    assert.equal(env.MARMOT_LISTEN_HOST, '0.0.0.0');
-    assert.deepEqual(env.MARMOT_TLS_SECRET_ARN, ref(plain.stack.listeners.tlsSecret));
-    const mappings = container(plain).PortMappings.map((m: { ContainerPort: number }) => m.ContainerPort);
-    assert.deepEqual(
-      mappings,
-      LISTENER_PORTS.map((p) => p.containerPort),
+  it('tell each container its listeners, the ports, the proxy protocol and where the certificate is', () => {
+    for (const group of LISTENER_GROUPS) {
+      const env = taskEnvironment(plain, group.name);
+      assert.equal(env.MARMOT_LISTENERS, group.listeners.join(','));
+      for (const port of LISTENER_PORTS) assert.equal(env[port.envVar], String(port.containerPort));
+      assert.equal(env.MARMOT_PROXY_PROTOCOL, 'v2');
+      assert.equal(env.MARMOT_LISTEN_HOST, '0.0.0.0');
+      assert.deepEqual(env.MARMOT_TLS_SECRET_ARN, ref(plain.stack.listeners.tlsSecret));
+      const mappings = listenerContainer(plain, group.name).PortMappings.map(
+        (m: { ContainerPort: number }) => m.ContainerPort,
+      );
+      assert.deepEqual(mappings, containerPorts(group.listeners));
+    }
+  });
+
+  it('are read-only, health-checked on their first port, and given a stop timeout to drain', () => {
+    assert.deepEqual(listenerContainer(plain, 'transfer').HealthCheck.Command, containerHealthCommand(2525));
+    assert.deepEqual(listenerContainer(plain, 'access').HealthCheck.Command, containerHealthCommand(1143));
+    for (const group of LISTENER_GROUPS) {
+      const definition = listenerContainer(plain, group.name);
+      assert.equal(definition.ReadonlyRootFilesystem, true);
+      assert.equal(definition.StopTimeout, 120);
+    }
+  });
+
+  it('deploy with a rollback circuit breaker and never below the running capacity', () => {
+    for (const group of LISTENER_GROUPS) {
+      const service = plain.json.Resources[logicalId(listenerService(plain, group.name).service)]!;
+      const deployment = service.Properties.DeploymentConfiguration;
+      assert.deepEqual(deployment.DeploymentCircuitBreaker, { Enable: true, Rollback: true });
+      assert.equal(deployment.MinimumHealthyPercent, 100);
+      const ports = service.Properties.LoadBalancers.map((l: { ContainerPort: number }) => l.ContainerPort);
+      assert.deepEqual(ports.sort(), containerPorts(group.listeners).sort());
+    }
+  });
+
+  it('scale between the configured bounds on CPU, and the access service also on connections per task', () => {
+    const targets = resourcesOfType(plain, 'AWS::ApplicationAutoScaling::ScalableTarget');
+    assert.equal(targets.length, 2);
+    for (const [, target] of targets) {
+      assert.equal(target.Properties.MinCapacity, 2);
+      assert.equal(target.Properties.MaxCapacity, 6);
+      assert.equal(target.Properties.ScalableDimension, 'ecs:service:DesiredCount');
+    }
+    const policies = resourcesOfType(plain, 'AWS::ApplicationAutoScaling::ScalingPolicy').map(
+      ([, p]) => p.Properties.TargetTrackingScalingPolicyConfiguration,
     );
-  });
-
-  it('is read-only, has a container health check on the SMTP port, and a stop timeout to drain', () => {
-    const definition = container(plain);
-    assert.equal(definition.ReadonlyRootFilesystem, true);
-    assert.deepEqual(definition.HealthCheck.Command, containerHealthCommand(2525));
-    assert.equal(definition.StopTimeout, 120);
-  });
-
-  it('deploys with a rollback circuit breaker and never below the running capacity', () => {
-    const [[, service]] = resourcesOfType(plain, 'AWS::ECS::Service') as [[string, TemplateJson]];
-    const deployment = service.Properties.DeploymentConfiguration;
-    assert.deepEqual(deployment.DeploymentCircuitBreaker, { Enable: true, Rollback: true });
-    assert.equal(deployment.MinimumHealthyPercent, 100);
-    const ports = service.Properties.LoadBalancers.map((l: { ContainerPort: number }) => l.ContainerPort).sort();
-    assert.deepEqual(ports, LISTENER_PORTS.map((p) => p.containerPort).sort());
-  });
-
-  it('scales between the configured bounds on CPU and on connections per task', () => {
-    plain.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
-      MinCapacity: 2,
-      MaxCapacity: 6,
-      ScalableDimension: 'ecs:service:DesiredCount',
-    });
-    plain.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
-        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
-        TargetValue: 55,
-      }),
-    });
-    const [[, connections]] = resourcesOfType(plain, 'AWS::ApplicationAutoScaling::ScalingPolicy').filter(
-      ([, p]) => p.Properties.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification,
-    ) as [[string, TemplateJson]];
-    const configuration = connections.Properties.TargetTrackingScalingPolicyConfiguration;
+    const cpu = policies.filter((p) => p.PredefinedMetricSpecification);
+    assert.equal(cpu.length, 2);
+    for (const policy of cpu) {
+      assert.equal(policy.PredefinedMetricSpecification.PredefinedMetricType, 'ECSServiceAverageCPUUtilization');
+      assert.equal(policy.TargetValue, 55);
+    }
+    const connections = policies.filter((p) => p.CustomizedMetricSpecification);
+    assert.equal(connections.length, 1);
+    const [configuration] = connections;
     assert.equal(configuration.TargetValue, 1500);
-    const metrics = configuration.CustomizedMetricSpecification.Metrics;
-    const byId = Object.fromEntries(metrics.map((m: { Id: string }) => [m.Id, m]));
+    const byId = Object.fromEntries(
+      configuration.CustomizedMetricSpecification.Metrics.map((m: { Id: string }) => [m.Id, m]),
+    );
     assert.equal(byId.flows.MetricStat.Metric.MetricName, 'ActiveFlowCount');
     assert.deepEqual(byId.flows.MetricStat.Metric.Dimensions[0].Value, {
       'Fn::GetAtt': [logicalId(plain.stack.listeners.loadBalancer), 'LoadBalancerFullName'],
     });
     assert.equal(byId.tasks.MetricStat.Metric.MetricName, 'RunningTaskCount');
+    const serviceDimension = byId.tasks.MetricStat.Metric.Dimensions.find(
+      (d: { Name: string }) => d.Name === 'ServiceName',
+    );
+    assert.deepEqual(serviceDimension.Value, {
+      'Fn::GetAtt': [logicalId(listenerService(plain, 'access').service), 'Name'],
+    });
     assert.equal(byId.connectionsPerTask.Expression, 'flows / tasks');
     assert.equal(byId.connectionsPerTask.ReturnData, true);
   });
@@ -274,26 +306,25 @@ describe('container health check command', () => {
 });
 
 describe('TLS certificate secret', () => {
-  it('is created empty when none is given, and only the task may read it', () => {
-    const secret = plain.stack.listeners.tlsSecret;
+  const read = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+
+  it('is created empty when none is given, and both services may read it', () => {
     plain.template.hasResourceProperties('AWS::SecretsManager::Secret', {
       SecretString: JSON.stringify({ certificate: '', privateKey: '' }),
     });
-    const taskRole = plain.stack.listeners.taskDefinition.taskRole;
-    assert.deepEqual(actionsOn(roleStatements(plain.json, logicalId(taskRole)), ref(secret)), [
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-    ]);
+    for (const group of LISTENER_GROUPS) {
+      const grants = roleStatements(plain.json, taskRoleId(plain, group.name));
+      assert.deepEqual(actionsOn(grants, ref(plain.stack.listeners.tlsSecret)), read);
+    }
   });
 
   it('is the given secret when tlsSecretArn is set (nothing created)', () => {
     assert.equal(resourcesOfType(withCertificate, 'AWS::SecretsManager::Secret').length, 0);
-    assert.equal(environment(withCertificate).MARMOT_TLS_SECRET_ARN, TLS_SECRET_ARN);
-    const taskRole = withCertificate.stack.listeners.taskDefinition.taskRole;
-    assert.deepEqual(actionsOn(roleStatements(withCertificate.json, logicalId(taskRole)), TLS_SECRET_ARN), [
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-    ]);
+    for (const group of LISTENER_GROUPS) {
+      assert.equal(taskEnvironment(withCertificate, group.name).MARMOT_TLS_SECRET_ARN, TLS_SECRET_ARN);
+      const grants = roleStatements(withCertificate.json, taskRoleId(withCertificate, group.name));
+      assert.deepEqual(actionsOn(grants, TLS_SECRET_ARN), read);
+    }
   });
 });
 

@@ -104,17 +104,25 @@ describe('alarms', () => {
     }
   });
 
-  it('watch every target group for unhealthy targets, and the SMTP one for having none healthy', () => {
+  it('watch every target group for unhealthy targets, and each service for having none healthy', () => {
     for (const [name, targetGroup] of full.stack.listeners.targetGroups) {
       const alarm = alarmNamed(full, `${name} unhealthy targets`);
       assert.equal(alarm.MetricName, 'UnHealthyHostCount');
       const dimension = alarm.Dimensions.find((d: TemplateJson) => d.Name === 'TargetGroup');
       assert.deepEqual(dimension.Value, { 'Fn::GetAtt': [logicalId(targetGroup), 'TargetGroupFullName'] });
     }
-    const none = alarmNamed(full, 'no healthy smtp target');
-    assert.equal(none.MetricName, 'HealthyHostCount');
-    assert.equal(none.ComparisonOperator, 'LessThanThreshold');
-    assert.equal(none.TreatMissingData, 'breaching');
+    for (const [service, listener] of [
+      ['transfer', 'smtp'],
+      ['access', 'imap'],
+    ] as const) {
+      const none = alarmNamed(full, `no healthy ${service} target`);
+      assert.equal(none.MetricName, 'HealthyHostCount');
+      const dimension = none.Dimensions.find((d: TemplateJson) => d.Name === 'TargetGroup');
+      const targetGroup = full.stack.listeners.targetGroups.get(listener)!;
+      assert.deepEqual(dimension.Value, { 'Fn::GetAtt': [logicalId(targetGroup), 'TargetGroupFullName'] });
+      assert.equal(none.ComparisonOperator, 'LessThanThreshold');
+      assert.equal(none.TreatMissingData, 'breaching');
+    }
   });
 
   it('watch the age of the outbound queue against the configured limit', () => {

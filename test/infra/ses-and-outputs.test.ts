@@ -15,6 +15,8 @@ import {
   roleStatements,
   synthesizeMarmot,
   type TemplateJson,
+  taskEnvironment,
+  taskRoleId,
 } from './synthesize-marmot.ts';
 
 const full: MarmotSynthesis = synthesizeMarmot({ context: FULL_CONTEXT });
@@ -47,14 +49,20 @@ describe('outbound SES', () => {
       assert.equal(identity.MailFromAttributes.MailFromDomain, `bounce.${identity.EmailIdentity}`);
       assert.deepEqual(identity.ConfigurationSetAttributes.ConfigurationSetName, ref(stack.outbound.configurationSet));
     }
+    assert.deepEqual(
+      taskEnvironment(full, 'transfer').MARMOT_SES_CONFIGURATION_SET,
+      ref(stack.outbound.configurationSet),
+    );
     full.template.hasResourceProperties('AWS::SES::ConfigurationSet', {
       ReputationOptions: { ReputationMetricsEnabled: true },
       SuppressionOptions: { SuppressedReasons: ['BOUNCE', 'COMPLAINT'] },
     });
   });
 
-  it('lets the task send only as those identities, through the configuration set', () => {
-    const grants = roleStatements(json, logicalId(stack.listeners.taskDefinition.taskRole));
+  it('lets the SMTP service (only) send as those identities, through the configuration set', () => {
+    const access = roleStatements(json, taskRoleId(full, 'access'));
+    assert.equal(JSON.stringify(access).includes('ses:'), false);
+    const grants = roleStatements(json, taskRoleId(full, 'transfer'));
     const send = grants.filter((s) => JSON.stringify(s.Action).includes('ses:'));
     assert.equal(send.length, 1);
     assert.deepEqual([...send[0].Action].sort(), ['ses:SendEmail', 'ses:SendRawEmail']);
@@ -65,7 +73,7 @@ describe('outbound SES', () => {
 
   it('creates no identity and no sending grant without domains', () => {
     assert.equal(ofType(noDomains, 'AWS::SES::EmailIdentity').length, 0);
-    const grants = roleStatements(noDomains.json, logicalId(noDomains.stack.listeners.taskDefinition.taskRole));
+    const grants = roleStatements(noDomains.json, taskRoleId(noDomains, 'transfer'));
     assert.equal(JSON.stringify(grants).includes('ses:'), false);
   });
 });

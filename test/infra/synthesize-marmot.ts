@@ -7,6 +7,7 @@
  *
  * Synthesis takes seconds: each test file synthesises once per configuration and shares the result.
  */
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, type CfnResource, Stack } from 'aws-cdk-lib';
@@ -14,6 +15,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { FUNCTION_CATALOG, type FunctionName } from '../../infra/function-catalog.ts';
 import { HANDLER_FILE } from '../../infra/functions.ts';
+import { CONTAINER_NAME, type ListenerGroupName, type ListenerService } from '../../infra/listeners.ts';
 import { defineMarmotApp, REPO_ROOT } from '../../infra/marmot-app.ts';
 import type { MarmotStack } from '../../infra/marmot-stack.ts';
 
@@ -138,4 +140,27 @@ export function actionsOn(statements: TemplateJson[], resource: unknown): string
 /** `arn:...:bucket/prefix*` as the template writes it. */
 export function objectArn(bucket: IConstruct, prefix: string): unknown {
   return { 'Fn::Join': ['', [arnOf(bucket), `/${prefix}*`]] };
+}
+
+/** A listener service of the stack ("transfer": SMTP, "access": IMAP and ManageSieve). */
+export function listenerService(synthesis: MarmotSynthesis, group: ListenerGroupName): ListenerService {
+  const service = synthesis.stack.listeners.services.get(group);
+  assert.ok(service, `service ${group}`);
+  return service;
+}
+
+export function taskRoleId(synthesis: MarmotSynthesis, group: ListenerGroupName): string {
+  return logicalId(listenerService(synthesis, group).taskDefinition.taskRole);
+}
+
+/** The listener container definition of a service's task definition. */
+export function listenerContainer(synthesis: MarmotSynthesis, group: ListenerGroupName): TemplateJson {
+  const task = synthesis.json.Resources[logicalId(listenerService(synthesis, group).taskDefinition)]!;
+  return task.Properties.ContainerDefinitions.find((c: { Name: string }) => c.Name === CONTAINER_NAME);
+}
+
+export function taskEnvironment(synthesis: MarmotSynthesis, group: ListenerGroupName): Record<string, unknown> {
+  return Object.fromEntries(
+    listenerContainer(synthesis, group).Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]),
+  );
 }
