@@ -23,6 +23,8 @@ import {
 } from './store-access.ts';
 
 export const HANDLER_FILE = 'handler.ts';
+/** Where local files may go (caches, a fallback certificate): /tmp is writable in both runtimes. */
+export const WRITABLE_DATA_DIR = '/tmp/marmot';
 
 /**
  * ESM bundles keep CommonJS dependencies working: esbuild turns their `require` of built-in modules
@@ -128,6 +130,8 @@ export class MailFunctions extends Construct {
 export function commonEnvironment(settings: MarmotSettings, store: StoreResources): Record<string, string> {
   return {
     MARMOT_STORE: 'aws',
+    // The only writable place in a Lambda and (as a volume) in the read-only listener containers.
+    MARMOT_DATA_DIR: WRITABLE_DATA_DIR,
     MARMOT_TABLE: store.table.tableName,
     MARMOT_BUCKET: store.bucket.bucketName,
     MARMOT_KEY_ID: store.vaultKey.keyArn,

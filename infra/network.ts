@@ -12,7 +12,7 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { MarmotSettings } from './settings.ts';
+import { AVAILABILITY_ZONES, type MarmotSettings } from './settings.ts';
 
 const PUBLIC_SUBNET_CIDR_MASK = 24;
 const PRIVATE_SUBNET_CIDR_MASK = 22;
@@ -23,7 +23,7 @@ export class MailNetwork extends Construct {
   constructor(scope: Construct, id: string, settings: MarmotSettings, logBucket: IBucket) {
     super(scope, id);
     this.vpc = new Vpc(this, 'Vpc', {
-      maxAzs: settings.maxAzs,
+      maxAzs: AVAILABILITY_ZONES,
       natGateways: settings.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: PUBLIC_SUBNET_CIDR_MASK },

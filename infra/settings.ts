@@ -36,8 +36,7 @@ export interface MarmotSettings {
   /** Target tracking: open connections per task, and average CPU percent. */
   connectionsPerTask: number;
   cpuTargetPercent: number;
-  /** Availability zones and NAT gateways of the VPC. */
-  maxAzs: number;
+  /** NAT gateways of the VPC: 1 (cheaper) or 2 (one per availability zone). */
   natGateways: number;
   /** Hour (UTC) the expire job runs every night. */
   expireHourUtc: number;
@@ -64,7 +63,6 @@ export const DEFAULT_SETTINGS: MarmotSettings = {
   maxTasks: 4,
   connectionsPerTask: 2000,
   cpuTargetPercent: 60,
-  maxAzs: 2,
   natGateways: 1,
   expireHourUtc: 3,
   queueAgeAlarmSeconds: 3600,
@@ -87,6 +85,11 @@ const FARGATE_MEMORY_BY_CPU: Record<number, readonly number[]> = {
   16384: memorySteps(32768, 122880, 8192),
 };
 
+/**
+ * The stack has a region but no account at synth time (so synth needs no credentials); CDK then
+ * spreads the VPC over two availability zones, which it cannot look up further.
+ */
+export const AVAILABILITY_ZONES = 2;
 const MAX_TASKS = 100;
 const MAX_DOMAINS = 100;
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -125,8 +128,7 @@ export function readSettings(context: ContextSource): MarmotSettings {
     maxTasks: integer(context, 'maxTasks', d.maxTasks, 1, MAX_TASKS),
     connectionsPerTask: integer(context, 'connectionsPerTask', d.connectionsPerTask, 10, 100_000),
     cpuTargetPercent: integer(context, 'cpuTargetPercent', d.cpuTargetPercent, 10, 90),
-    maxAzs: integer(context, 'maxAzs', d.maxAzs, 2, 3),
-    natGateways: integer(context, 'natGateways', d.natGateways, 1, 3),
+    natGateways: integer(context, 'natGateways', d.natGateways, 1, AVAILABILITY_ZONES),
     expireHourUtc: integer(context, 'expireHourUtc', d.expireHourUtc, 0, 23),
     queueAgeAlarmSeconds: integer(context, 'queueAgeAlarmSeconds', d.queueAgeAlarmSeconds, 60, 7 * 86_400),
     alarmEmail: optionalMatching(context, 'alarmEmail', EMAIL),
@@ -135,9 +137,6 @@ export function readSettings(context: ContextSource): MarmotSettings {
   checkTaskSize(settings.taskCpu, settings.taskMemoryMiB);
   if (settings.minTasks > settings.maxTasks) {
     throw new SettingsError(`minTasks (${settings.minTasks}) must not exceed maxTasks (${settings.maxTasks})`);
-  }
-  if (settings.natGateways > settings.maxAzs) {
-    throw new SettingsError(`natGateways (${settings.natGateways}) must not exceed maxAzs (${settings.maxAzs})`);
   }
   if (settings.sesReceiving && settings.domains.length === 0) {
     throw new SettingsError('sesReceiving needs at least one entry in domains (the receipt rule matches them)');

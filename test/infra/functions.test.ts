@@ -97,6 +97,7 @@ describe('deployed functions', () => {
       assert.deepEqual(env.MARMOT_TABLE, ref(table));
       assert.deepEqual(env.MARMOT_BUCKET, ref(bucket));
       assert.deepEqual(env.MARMOT_KEY_ID, arnOf(vaultKey));
+      assert.equal(env.MARMOT_DATA_DIR, '/tmp/marmot');
       assert.equal(env.MARMOT_HOSTNAME, FULL_CONTEXT.hostname);
       assert.equal(env.MARMOT_RETENTION_DAYS, '30');
       assert.equal(env.POWERTOOLS_SERVICE_NAME, name);

@@ -216,6 +216,11 @@ describe('listener services', () => {
       assert.equal(env.MARMOT_PROXY_PROTOCOL, 'v2');
       assert.equal(env.MARMOT_LISTEN_HOST, '0.0.0.0');
       assert.deepEqual(env.MARMOT_TLS_SECRET_ARN, ref(plain.stack.listeners.tlsSecret));
+      // The root filesystem is read-only; the data directory sits on the writable /tmp volume.
+      assert.equal(env.MARMOT_DATA_DIR, '/tmp/marmot');
+      assert.deepEqual(listenerContainer(plain, group.name).MountPoints, [
+        { ContainerPath: '/tmp', ReadOnly: false, SourceVolume: 'tmp' },
+      ]);
       const mappings = listenerContainer(plain, group.name).PortMappings.map(
         (m: { ContainerPort: number }) => m.ContainerPort,
       );

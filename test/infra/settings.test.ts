@@ -1,6 +1,9 @@
 /** Deployment parameters from CDK context: defaults, both value forms, and clear errors. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { REPO_ROOT } from '../../infra/marmot-app.ts';
 import { DEFAULT_SETTINGS, readSettings, SettingsError } from '../../infra/settings.ts';
 
 const from = (values: Record<string, unknown>) => readSettings((key) => values[key]);
@@ -55,6 +58,7 @@ describe('readSettings', () => {
     rejects({ retentionDays: 'thirty' }, /retentionDays/);
     rejects({ minTasks: 1.5 }, /minTasks/);
     rejects({ expireHourUtc: 24 }, /expireHourUtc/);
+    rejects({ natGateways: 3 }, /natGateways must be an integer from 1 to 2/);
   });
 
   it('rejects log retentions CloudWatch does not offer', () => {
@@ -83,7 +87,18 @@ describe('readSettings', () => {
 
   it('rejects combinations that cannot work', () => {
     rejects({ minTasks: 5, maxTasks: 2 }, /minTasks \(5\) must not exceed maxTasks \(2\)/);
-    rejects({ natGateways: 3, maxAzs: 2 }, /natGateways/);
     rejects({ sesReceiving: true }, /sesReceiving needs at least one entry in domains/);
+  });
+});
+
+describe('README "Deploy to AWS" settings table', () => {
+  it('documents exactly the settings the stack reads', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Settings'), readme.indexOf('### Deploy\n'));
+    const documented = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`(\w+)`/g)].map((m) => m[1]));
+    assert.deepEqual(documented.sort(), Object.keys(from({})).sort());
   });
 });
