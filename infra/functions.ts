@@ -12,7 +12,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../shared/metrics/metric-names.ts';
-import { FUNCTION_CATALOG, type FunctionName, type FunctionSpec } from './function-catalog.ts';
+import { FUNCTION_CATALOG, type FunctionName, type FunctionSpec, functionSpec } from './function-catalog.ts';
 import type { MarmotSettings } from './settings.ts';
 import {
   acknowledgeObjectPrefixes,
@@ -24,7 +24,7 @@ import {
 
 export const HANDLER_FILE = 'handler.ts';
 /** Where local files may go (caches, a fallback certificate): /tmp is writable in both runtimes. */
-export const WRITABLE_DATA_DIR = '/tmp/marmot';
+const WRITABLE_DATA_DIR = '/tmp/marmot';
 
 /**
  * ESM bundles keep CommonJS dependencies working: esbuild turns their `require` of built-in modules
@@ -54,7 +54,7 @@ export function undeclaredFunctionFolders(functionsRoot: string): string[] {
 }
 
 /** Which catalog entries get deployed: the handler exists, and its feature is on. */
-export function deployableFunctions(functionsRoot: string, settings: MarmotSettings): FunctionSpec[] {
+function deployableFunctions(functionsRoot: string, settings: MarmotSettings): FunctionSpec[] {
   return FUNCTION_CATALOG.filter(
     (spec) =>
       existsSync(join(functionsRoot, spec.name, HANDLER_FILE)) && (!spec.onlyWithSesReceiving || settings.sesReceiving),
@@ -94,7 +94,7 @@ export class MailFunctions extends Construct {
         const target = this.byName.get(callee);
         if (!target) throw new Error(`${spec.name} invokes ${callee}, which is not deployed`);
         role.addToPolicy(allow(['lambda:InvokeFunction'], [target.functionArn]));
-        environment[calleeEnvVar(callee)] = target.functionName;
+        environment[functionSpec(callee).envVar] = target.functionName;
       }
       role.addToPolicy(allow(['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]));
 
@@ -143,14 +143,8 @@ export function commonEnvironment(settings: MarmotSettings, store: StoreResource
   };
 }
 
-export function calleeEnvVar(name: FunctionName): string {
-  const spec = FUNCTION_CATALOG.find((s) => s.name === name);
-  if (!spec) throw new Error(`no function named ${name} in the catalog`);
-  return spec.envVar;
-}
-
 /** `dkim-sign` → `DkimSign`: construct ids. */
-export function pascal(name: string): string {
+function pascal(name: string): string {
   return name
     .split('-')
     .map((part) => part.charAt(0).toUpperCase() + part.slice(1))

@@ -87,9 +87,9 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
 ];
 
 /** Time a deregistered task keeps its established connections before it is told to stop. */
-export const DEREGISTRATION_DELAY = Duration.seconds(60);
+const DEREGISTRATION_DELAY = Duration.seconds(60);
 /** Time between SIGTERM and SIGKILL (Fargate's maximum). */
-export const STOP_TIMEOUT = Duration.seconds(120);
+const STOP_TIMEOUT = Duration.seconds(120);
 /** New tasks get this long to start listening before failed health checks count. */
 const HEALTH_CHECK_GRACE = Duration.seconds(120);
 const TARGET_HEALTH_CHECK_INTERVAL = Duration.seconds(30);
@@ -177,7 +177,7 @@ export class MailListeners extends Construct {
       platform: Platform.LINUX_ARM64,
     });
     for (const group of LISTENER_GROUPS) {
-      const service = new ListenerService(this, group.name === 'transfer' ? 'Transfer' : 'Access', {
+      const service = new ListenerService(this, pascalName(group.name), {
         ...props,
         group,
         cluster: this.cluster,

@@ -1,5 +1,5 @@
 /**
- * The whole system in one stack: storage, network, functions, the listener service, SES, optional SES
+ * The whole system in one stack: storage, network, functions, the listener services, SES, optional SES
  * receiving, observability, and outputs naming what the operator needs next (DNS records, the values
  * for the `marmot` CLI, the certificate secret).
  */
@@ -37,6 +37,7 @@ export class MarmotStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     Tags.of(this).add('app', 'marmot-mail');
+    // RetentionDays values are the number of days; readSettings accepted only values CloudWatch offers.
     const logRetention = settings.logRetentionDays as RetentionDays;
 
     this.storage = new MailStorage(this, 'Storage', settings);

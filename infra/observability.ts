@@ -63,7 +63,7 @@ export interface ObservabilityProps {
   listeners: MailListeners;
 }
 
-export function marmotMetric(definition: MetricDefinition, service: MetricServiceName, statistic = 'Sum'): Metric {
+function marmotMetric(definition: MetricDefinition, service: MetricServiceName, statistic = 'Sum'): Metric {
   return new Metric({
     namespace: METRICS_NAMESPACE,
     metricName: definition.name,

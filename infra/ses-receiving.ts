@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import type { MarmotSettings } from './settings.ts';
 import { acknowledgeObjectPrefixes, allow, type BlobPrefix, type StoreResources } from './store-access.ts';
 
-export const SES_INBOUND_PREFIX: BlobPrefix = 'spool/ses-inbound/';
+const SES_INBOUND_PREFIX: BlobPrefix = 'spool/ses-inbound/';
 
 export interface SesReceivingProps {
   settings: MarmotSettings;
@@ -47,6 +47,8 @@ export class SesReceiving extends Construct {
     props.inboundFunction.addPermission('SesInvoke', {
       principal: new ServicePrincipal('ses.amazonaws.com'),
       sourceAccount: stack.account,
+      // Only rules of this rule set (the rule's own name is not known before it exists).
+      sourceArn: `arn:${stack.partition}:ses:${stack.region}:${stack.account}:receipt-rule-set/${ruleSet.ref}:receipt-rule/*`,
     });
     const permission = props.inboundFunction.node.tryFindChild('SesInvoke');
 

@@ -103,13 +103,31 @@ describe('SES receiving', () => {
     assert.equal(grants.filter((s) => JSON.stringify(s.Action).includes('s3:')).length, 1, 'no other S3 statement');
   });
 
-  it('lets SES (from this account only) invoke the function', () => {
-    full.template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      FunctionName: arnOf(inbound),
-      Principal: 'ses.amazonaws.com',
-      SourceAccount: { Ref: 'AWS::AccountId' },
-    });
+  it('lets SES invoke the function for this account and rule set only', () => {
+    const [ruleSetId] = Object.entries(json.Resources).find(([, r]) => r.Type === 'AWS::SES::ReceiptRuleSet')!;
+    const [permission] = ofType(full, 'AWS::Lambda::Permission').filter((p) => p.Principal === 'ses.amazonaws.com');
+    assert.ok(permission);
+    assert.equal(permission.Action, 'lambda:InvokeFunction');
+    assert.deepEqual(permission.FunctionName, arnOf(inbound));
+    assert.deepEqual(permission.SourceAccount, { Ref: 'AWS::AccountId' });
+    const sourceArn = JSON.stringify(permission.SourceArn);
+    assert.ok(sourceArn.includes(JSON.stringify({ Ref: ruleSetId })));
+    assert.ok(sourceArn.includes(':receipt-rule/*'));
+  });
+
+  it('creates the rule only after the grants SES checks when the rule is created', () => {
+    const [ruleId, ruleResource] = Object.entries(json.Resources).find(([, r]) => r.Type === 'AWS::SES::ReceiptRule')!;
+    const dependsOn: string[] = (ruleResource as { DependsOn?: string[] }).DependsOn ?? [];
+    const [writerId] = rule.Rule.Actions[0].S3Action.IamRoleArn['Fn::GetAtt'];
+    const writerPolicy = Object.entries(json.Resources).find(
+      ([, r]) =>
+        r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: writerId }]),
+    )!;
+    const permission = Object.entries(json.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::Permission' && r.Properties.Principal === 'ses.amazonaws.com',
+    )!;
+    assert.ok(dependsOn.includes(writerPolicy[0]), `${ruleId} waits for the writer's policy`);
+    assert.ok(dependsOn.includes(permission[0]), `${ruleId} waits for the invoke permission`);
   });
 
   it('is absent unless switched on', () => {
