@@ -100,6 +100,7 @@ const SCALE_IN_COOLDOWN_SECONDS = 900;
 /** Buffer for container logs when CloudWatch Logs is slow (non-blocking mode drops beyond it). */
 const LOG_BUFFER_MIB = 25;
 export const CONTAINER_NAME = 'listeners';
+const HTTPS_PORT = 443;
 const TMP_VOLUME = 'tmp';
 
 /**
@@ -320,8 +321,11 @@ export class ListenerService extends Construct {
     const taskGroup = new SecurityGroup(this, 'SecurityGroup', {
       vpc,
       description: `Marmot ${group.name} tasks: the container ports, from the load balancer only`,
-      allowAllOutbound: true,
+      allowAllOutbound: false,
     });
+    // Everything the tasks call is an AWS API over HTTPS (outbound mail goes through SES); DNS to the
+    // VPC resolver is not subject to security groups.
+    taskGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(HTTPS_PORT), 'AWS APIs (HTTPS)');
     for (const port of ports) {
       props.loadBalancerGroup.addEgressRule(taskGroup, Port.tcp(port.containerPort), `${port.name} to the tasks`);
       taskGroup.addIngressRule(

@@ -148,7 +148,7 @@ describe('security groups', () => {
     );
   });
 
-  it('let the tasks be reached only from the load balancer, on their own container ports', () => {
+  it('let the tasks be reached only from the load balancer, on their own ports, and call out only over HTTPS', () => {
     for (const group of LISTENER_GROUPS) {
       const service = listenerService(plain, group.name);
       const [taskGroup] = service.service.connections.securityGroups;
@@ -164,6 +164,12 @@ describe('security groups', () => {
         assert.deepEqual(rule.SourceSecurityGroupId, { 'Fn::GetAtt': [logicalId(loadBalancerGroup), 'GroupId'] });
         assert.equal(rule.CidrIp, undefined);
       }
+      const egress = plain.json.Resources[logicalId(taskGroup!)]!.Properties.SecurityGroupEgress;
+      assert.deepEqual(
+        egress.map((r: TemplateJson) => [r.CidrIp, r.IpProtocol, r.FromPort, r.ToPort]),
+        [['0.0.0.0/0', 'tcp', 443, 443]],
+        'the tasks only call AWS APIs over HTTPS',
+      );
       const serviceResource = plain.json.Resources[logicalId(service.service)]!;
       const network = serviceResource.Properties.NetworkConfiguration.AwsvpcConfiguration;
       assert.equal(network.AssignPublicIp, 'DISABLED');
