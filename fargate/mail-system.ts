@@ -5,6 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../shared/config/config.ts';
+import { type ExpireTimer, startExpireTimer } from '../shared/expire/expire-timer.ts';
 import type { Logger } from '../shared/log/logger.ts';
 import { openStores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
@@ -25,8 +26,10 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
   const lock: DataDirLock | undefined = config.store.kind === 'local' ? await lockDataDir(config.dataDir) : undefined;
   const listeners: RunningListener[] = [];
   let stores: Awaited<ReturnType<typeof openStores>> | undefined;
+  let expireTimer: ExpireTimer | undefined;
   const stop = async () => {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await expireTimer?.stop();
     await stores?.close();
     await lock?.release();
   };
@@ -41,6 +44,8 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
     if (tls.selfSigned) logger.warn('using a self-signed TLS certificate', { dataDir: config.dataDir });
     const context: ListenerContext = { config, logger, stores, tls };
     for (const start of LISTENERS) listeners.push(await start(context));
+    // On AWS the scheduled Lambda runs the expire job; locally this process does, nightly.
+    if (config.store.kind === 'local') expireTimer = startExpireTimer(stores, config, logger);
   } catch (error) {
     await stop();
     throw error;
