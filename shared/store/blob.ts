@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 
+/** Whole bytes; a range past the end stops there, one starting at or past the end is empty. */
 export interface ByteRange {
   offset: number;
   /** Bytes from offset; to the end when absent. */
