@@ -42,7 +42,7 @@ const PART_BYTES = 8 * 1024 * 1024;
 const MAX_PARTS = 10_000;
 /**
  * Connecting must not hang a mail session. No idle timeout on the socket: a blob streamed to a slow IMAP
- * client may pause for long, and S3 itself ends connections that stall.
+ * client may rightly pause for long.
  */
 const CONNECT_TIMEOUT_MS = 3_000;
 /** The part checksum the SDK computes when checksums are on (its default algorithm). */
@@ -276,20 +276,38 @@ export function createS3Client(options: {
  * has arrived, so the caller knows at the first part whether one PutObject suffices.
  */
 async function* partsOf(stream: Readable, partBytes: number): AsyncGenerator<{ bytes: Buffer; last: boolean }> {
-  let pending: Buffer[] = [];
+  const pending: Buffer[] = [];
   let pendingBytes = 0;
   for await (const chunk of stream) {
     const bytes = chunkBytes(chunk);
     pending.push(bytes);
     pendingBytes += bytes.length;
     while (pendingBytes > partBytes) {
-      const joined = Buffer.concat(pending, pendingBytes);
-      yield { bytes: joined.subarray(0, partBytes), last: false };
-      pending = [joined.subarray(partBytes)];
+      yield { bytes: takeBytes(pending, partBytes), last: false };
       pendingBytes -= partBytes;
     }
   }
   yield { bytes: Buffer.concat(pending, pendingBytes), last: true };
+}
+
+/** Removes the first `count` bytes from the chunks and returns them as one Buffer. */
+function takeBytes(chunks: Buffer[], count: number): Buffer {
+  const taken: Buffer[] = [];
+  let needed = count;
+  while (needed > 0) {
+    const head = chunks[0];
+    if (head === undefined) throw new Error('takeBytes past the end of the chunks');
+    if (head.length <= needed) {
+      taken.push(head);
+      chunks.shift();
+      needed -= head.length;
+    } else {
+      taken.push(head.subarray(0, needed));
+      chunks[0] = head.subarray(needed);
+      needed = 0;
+    }
+  }
+  return Buffer.concat(taken, count);
 }
 
 function statusOf(error: unknown): number | undefined {
