@@ -3,9 +3,15 @@
  * file under commands/ exporting a CommandGroup, plus one line here.
  */
 import { registerAccountCommands } from './commands/account.ts';
+import { registerAclCommands } from './commands/acl.ts';
 import { registerAliasCommands } from './commands/alias.ts';
 import { registerDomainCommands } from './commands/domain.ts';
+import { registerExpireCommand } from './commands/expire.ts';
+import { registerMailboxCommands } from './commands/mailbox.ts';
+import { registerQuotaCommands } from './commands/quota.ts';
 import { registerRelayCommands } from './commands/relay.ts';
+import { registerUndeleteCommand } from './commands/undelete.ts';
+import { registerUnexpungeCommand } from './commands/unexpunge.ts';
 import type { CommandGroup } from './context.ts';
 
 export const commandGroups: CommandGroup[] = [
@@ -13,4 +19,10 @@ export const commandGroups: CommandGroup[] = [
   registerAccountCommands,
   registerAliasCommands,
   registerRelayCommands,
+  registerMailboxCommands,
+  registerAclCommands,
+  registerQuotaCommands,
+  registerUnexpungeCommand,
+  registerUndeleteCommand,
+  registerExpireCommand,
 ];

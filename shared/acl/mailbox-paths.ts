@@ -46,7 +46,12 @@ export function parseMailboxPath(text: string, defaultDomain?: string): MailboxP
   const name = domainText === undefined ? text : text.slice(0, at);
   const domain = domainText ?? defaultDomain;
   if (domain === undefined) throw new InvalidMailboxNameError(text, 'a shared mailbox needs its @domain');
-  return { kind: 'shared', domain: domainOf(domain, text), name: normalizeMailboxName(name) };
+  const normalized = normalizeMailboxName(name);
+  // INBOX is personal (RFC 9051 §5.1): a shared mailbox never has that name, nor one below it.
+  if (normalized.split(HIERARCHY_SEPARATOR)[0] === INBOX) {
+    throw new InvalidMailboxNameError(text, 'a shared mailbox cannot be called INBOX');
+  }
+  return { kind: 'shared', domain: domainOf(domain, text), name: normalized };
 }
 
 /** The canonical spelling: `user/bob@example.com/Sent`, `news@example.com`. */

@@ -13,6 +13,7 @@ import {
   listExistingMailboxes,
   listMessages,
   type MailStore,
+  type MessageState,
   purgeAccount,
   purgeDeletedMailbox,
   purgeExpungedMessages,
@@ -62,7 +63,11 @@ export async function maintainOwner(
   for (const mailbox of await listExistingMailboxes(store, owner)) {
     totals.mailboxes++;
     if (work.dryRun) {
-      totals.messagesPurged += await countExpungedBefore(store, mailbox.id, cutoff);
+      totals.messagesPurged += await countEntries(
+        store,
+        mailbox.id,
+        (message) => message.expunged && message.expungedAt !== undefined && message.expungedAt < cutoff,
+      );
       continue;
     }
     const purged = await purgeExpungedMessages(store, mailbox.id, cutoff);
@@ -75,7 +80,10 @@ export async function maintainOwner(
   for (const deleted of await listDeletedMailboxes(store, owner)) {
     if (deleted.deletedAt.getTime() >= cutoff.getTime()) continue;
     totals.mailboxesPurged++;
-    if (work.dryRun) continue;
+    if (work.dryRun) {
+      totals.messagesPurged += await countEntries(store, deleted.mailboxId, () => true);
+      continue;
+    }
     const purged = await purgeDeletedMailbox(store, owner, deleted.mailboxId, cutoff);
     totals.messagesPurged += purged.purged;
     unreferenced.push(...purged.unreferencedBlobs);
@@ -121,14 +129,16 @@ export async function handleOrphan(
   return 'purged';
 }
 
-async function countExpungedBefore(store: MailStore, mailboxId: string, cutoff: Date): Promise<number> {
+async function countEntries(
+  store: MailStore,
+  mailboxId: string,
+  counted: (message: MessageState) => boolean,
+): Promise<number> {
   let count = 0;
   let after: number | undefined;
   do {
     const page = await listMessages(store, mailboxId, { includeExpunged: true, ...(after ? { after } : {}) });
-    count += page.messages.filter(
-      (message) => message.expunged && message.expungedAt !== undefined && message.expungedAt < cutoff,
-    ).length;
+    count += page.messages.filter(counted).length;
     after = page.next;
   } while (after !== undefined);
   return count;

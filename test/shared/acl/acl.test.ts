@@ -116,8 +116,18 @@ describe('identifiers and mailbox paths', () => {
       address: 'bob@example.com',
       name: 'INBOX',
     });
-    for (const bad of ['', 'user', 'user/', 'user/bob', 'news', 'user/bob@example.com//x', 'a*b@example.com']) {
-      assert.throws(() => parseMailboxPath(bad), InvalidMailboxNameError, bad);
+    const bad = [
+      '',
+      'user',
+      'user/',
+      'user/bob',
+      'news',
+      'user/bob@example.com//x',
+      'a*b@example.com',
+      'inbox@x.example',
+    ];
+    for (const text of [...bad, 'INBOX/news@example.com']) {
+      assert.throws(() => parseMailboxPath(text), InvalidMailboxNameError, text);
     }
   });
 
