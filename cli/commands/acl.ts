@@ -36,7 +36,14 @@ export function registerAclCommands(program: Command, context: CliContext): void
     .action(async (text: string, identifier: string, rights: string) => {
       const resolved = await resolvePath(context, text);
       const mailbox = await getMailboxByName(resolved.store, resolved.owner.id, resolved.path.name);
-      const result = await setMailboxRights(resolved.store, mailbox.id, identifier, rights, resolved.directory);
+      const result = await setMailboxRights(
+        resolved.store,
+        mailbox.id,
+        identifier,
+        rights,
+        resolved.directory,
+        resolved.owner.account?.address,
+      );
       const where = pathOf(resolved, mailbox.name);
       context.say(result === '' ? `removed ${identifier} from ${where}` : `set ${identifier} ${result} on ${where}`);
     });

@@ -113,7 +113,7 @@ export function registerMailboxCommands(program: Command, context: CliContext): 
         return;
       }
       const created = await createMailbox(store, owner.id, path.name);
-      await inheritParentAcl(store, owner.id, created);
+      await inheritParentAcl(store, owner, created);
       context.say(`created ${pathOf(resolved, created.name)}`);
     });
 
@@ -178,9 +178,9 @@ export function registerMailboxCommands(program: Command, context: CliContext): 
 }
 
 /** RFC 4314 §4: a new mailbox SHOULD inherit its parent's ACL. */
-export async function inheritParentAcl(store: MailStore, owner: string, created: Mailbox): Promise<void> {
+async function inheritParentAcl(store: MailStore, owner: MailboxOwner, created: Mailbox): Promise<void> {
   const slash = created.name.lastIndexOf(HIERARCHY_SEPARATOR);
   if (slash < 0) return;
-  const parent = await getMailboxByName(store, owner, created.name.slice(0, slash));
-  await inheritAcl(store, parent, created);
+  const parent = await getMailboxByName(store, owner.id, created.name.slice(0, slash));
+  await inheritAcl(store, parent, created, owner.account?.address);
 }

@@ -8,6 +8,7 @@
  *   access.ts            effective rights (owner, admin, entries), LISTRIGHTS, GETACL's view
  *   operation-rights.ts  which rights each operation needs (RFC 4314 §4), flag rights
  *   mailbox-acl.ts       the ACL stored on the mailbox item: SETACL, DELETEACL, inheritance on CREATE
+ *   grant-index.ts       which other accounts' mailboxes an identifier was granted (for LIST)
  *   mailbox-paths.ts     `user/local@domain/...` and shared `name@domain` paths; shared-mailbox owners
  *   mailbox-owners.ts    path → the store owner (account id or shared@domain) through the directory
  */
@@ -22,6 +23,7 @@ export {
   listableRights,
 } from './access.ts';
 export * from './errors.ts';
+export { type GrantedMailbox, listGrantedMailboxes, MAX_GRANTS_LISTED } from './grant-index.ts';
 export {
   ANONYMOUS,
   ANYONE,

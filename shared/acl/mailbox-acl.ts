@@ -7,7 +7,7 @@
  * §4), DELETE takes it into DELETED/ with the mailbox and undelete brings it back.
  *
  * Trusts nothing: identifiers and rights are parsed and normalized here, and an address identifier must
- * name an existing account.
+ * name an existing account. Grants on personal mailboxes are also indexed by grantee (grant-index.ts).
  */
 
 import { ConcurrentModificationError, MailboxNotFoundError } from '../mailbox/errors.ts';
@@ -17,7 +17,8 @@ import { MAILBOX_SK, mailboxPk } from '../mailbox/schema.ts';
 import { ConditionFailedError } from '../store/errors.ts';
 import type { Condition } from '../store/metadata.ts';
 import { OwnerRightsError, UnknownIdentifierError } from './errors.ts';
-import { formatIdentifier, parseIdentifier } from './identifiers.ts';
+import { indexGrant, unindexGrant } from './grant-index.ts';
+import { ANONYMOUS, formatIdentifier, NEGATIVE_PREFIX, parseIdentifier } from './identifiers.ts';
 import { modifyRights, parseRightsModification, type RightsModification } from './rights.ts';
 
 /** Entries one mailbox's ACL may hold: bounds the item (DynamoDB items stop at 400 KB). */
@@ -37,6 +38,8 @@ export class TooManyAclEntriesError extends Error {
 /**
  * SETACL (RFC 4314 §3.1): changes the identifier's rights by `modification` (`lr`, `+w`, `-x`; `c` and
  * `d` expand to their groups). Rights that end up empty remove the entry. Returns the new rights.
+ * `ownerAddress` is given for a personal mailbox: grants on it are indexed (grant-index.ts) so the
+ * grantee's LIST finds it under `user/<ownerAddress>/`.
  */
 export async function setMailboxRights(
   store: MailStore,
@@ -44,6 +47,7 @@ export async function setMailboxRights(
   identifier: string,
   modification: string | RightsModification,
   accounts: AccountLookup,
+  ownerAddress?: string,
 ): Promise<string> {
   const parsed = parseIdentifier(identifier);
   const change = typeof modification === 'string' ? parseRightsModification(modification) : modification;
@@ -53,6 +57,11 @@ export async function setMailboxRights(
     const account = await accounts.getAccount(parsed.address);
     if (!account) throw new UnknownIdentifierError(parsed.address);
     accountId = account.id;
+  }
+  const indexed = ownerAddress !== undefined && !parsed.negative && parsed.kind !== 'anonymous';
+  if (indexed && change.mode !== 'remove' && change.rights !== '') {
+    // Before the ACL: a crash leaves an index item too many, which readers check against the ACL.
+    await indexGrant(store, key, toMailbox(await readMailboxItem(store, mailboxId)), ownerAddress);
   }
   let result = '';
   await changeAcl(store, mailboxId, (mailbox, acl, ids) => {
@@ -71,6 +80,7 @@ export async function setMailboxRights(
     acl[key] = result;
     if (accountId !== undefined) ids[key] = accountId;
   });
+  if (result === '') await unindexGrant(store, key, mailboxId);
   return result;
 }
 
@@ -83,15 +93,28 @@ export async function deleteMailboxRights(store: MailStore, mailboxId: string, i
     delete acl[key];
     delete ids[key];
   });
+  await unindexGrant(store, key, mailboxId);
   return removed;
 }
 
 /**
  * Gives a new mailbox its parent's ACL (RFC 4314 §4: CREATE SHOULD inherit the parent's ACL), when the
- * parent has one and belongs to the same owner.
+ * parent has one and belongs to the same owner; `ownerAddress` as for setMailboxRights.
  */
-export async function inheritAcl(store: MailStore, parent: Mailbox, child: Mailbox): Promise<void> {
+export async function inheritAcl(
+  store: MailStore,
+  parent: Mailbox,
+  child: Mailbox,
+  ownerAddress?: string,
+): Promise<void> {
   if (parent.account !== child.account || Object.keys(parent.acl).length === 0) return;
+  if (ownerAddress !== undefined) {
+    for (const identifier of Object.keys(parent.acl)) {
+      if (!identifier.startsWith(NEGATIVE_PREFIX) && identifier !== ANONYMOUS) {
+        await indexGrant(store, identifier, child, ownerAddress);
+      }
+    }
+  }
   await changeAcl(store, child.id, (_mailbox, acl, ids) => {
     Object.assign(acl, parent.acl);
     Object.assign(ids, parent.aclAccountIds);

@@ -19,6 +19,7 @@ import {
   InvalidRightsError,
   inheritAcl,
   listableRights,
+  listGrantedMailboxes,
   MAX_ACL_ENTRIES,
   type MailboxOperation,
   modifyRights,
@@ -317,6 +318,44 @@ for (const adapters of adapterSets) {
       await assert.rejects(setMailboxRights(store, mailbox.id, 'anyone', 'l', directory), TooManyAclEntriesError);
       // Changing an existing entry is still possible.
       assert.equal(await setMailboxRights(store, mailbox.id, 'anonymous', 'lr', directory), 'lr');
+    });
+
+    it("indexes grants so the grantee finds other accounts' mailboxes, checked against the live ACL", async (t) => {
+      const { store, directory, alice, bob, mailbox } = await openWorld(t, adapters);
+      const carol = await directory.addAccount('carol@example.com', { password: PASSWORD });
+      const carolAccessor: Accessor & { kind: 'account' } = {
+        kind: 'account',
+        id: carol.id,
+        address: carol.address,
+        admin: false,
+      };
+      const names = async (accessor: Accessor & { kind: 'account' }) =>
+        (await listGrantedMailboxes(store, accessor))
+          .map((granted) => `${granted.ownerAddress}:${granted.mailbox.name}:${granted.rights}`)
+          .sort();
+      assert.deepEqual(await names(bob), []);
+      await setMailboxRights(store, mailbox.id, 'bob@example.com', 'lr', directory, 'alice@example.com');
+      const secret = await createMailbox(store, alice.id, 'Secret');
+      await setMailboxRights(store, secret.id, 'bob@example.com', 'r', directory, 'alice@example.com');
+      const open = await createMailbox(store, alice.id, 'Open');
+      await setMailboxRights(store, open.id, 'anyone', 'lrs', directory, 'alice@example.com');
+      // Renamed after the grant: listed under its current name.
+      await renameMailbox(store, alice.id, 'Projects', 'Work');
+      assert.deepEqual(await names(bob), ['alice@example.com:Open:lrs', 'alice@example.com:Work:lr']);
+      assert.deepEqual(await names(carolAccessor), ['alice@example.com:Open:lrs']);
+      assert.deepEqual(await names(alice), [], 'the owner sees her own mailboxes elsewhere');
+      // Revoked, negated, deleted: gone from the listing.
+      await setMailboxRights(store, mailbox.id, 'bob@example.com', '-l', directory, 'alice@example.com');
+      await setMailboxRights(store, open.id, '-carol@example.com', 'l', directory, 'alice@example.com');
+      assert.deepEqual(await names(bob), ['alice@example.com:Open:lrs']);
+      assert.deepEqual(await names(carolAccessor), []);
+      await deleteMailbox(store, alice.id, 'Open');
+      assert.deepEqual(await names(bob), []);
+      // A child created below a shared folder inherits the ACL and is indexed too.
+      await setMailboxRights(store, mailbox.id, 'bob@example.com', 'lr', directory, 'alice@example.com');
+      const child = await createMailbox(store, alice.id, 'Work/2024');
+      await inheritAcl(store, await getMailbox(store, mailbox.id), child, 'alice@example.com');
+      assert.deepEqual(await names(bob), ['alice@example.com:Work/2024:lr', 'alice@example.com:Work:lr']);
     });
 
     it('resolves paths to store owners through the directory', async (t) => {
