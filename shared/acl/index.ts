@@ -11,6 +11,7 @@
  *   grant-index.ts       which other accounts' mailboxes an identifier was granted (for LIST)
  *   mailbox-paths.ts     `user/local@domain/...` and shared `name@domain` paths; shared-mailbox owners
  *   mailbox-owners.ts    path → the store owner (account id or shared@domain) through the directory
+ *   session-names.ts     names as an IMAP session sees them: personal, user/ (other users), Shared/
  */
 export {
   type Accessor,
@@ -79,3 +80,12 @@ export {
   subtractRights,
   unionRights,
 } from './rights.ts';
+export {
+  isNamespaceRoot,
+  resolveSessionName,
+  type SessionMailbox,
+  type SessionUser,
+  SHARED_PREFIX,
+  SHARED_ROOT,
+  sessionNameOf,
+} from './session-names.ts';

@@ -31,6 +31,9 @@ import {
   parseRightsModification,
   permittedFlags,
   resolveMailboxOwner,
+  resolveSessionName,
+  type SessionMailbox,
+  sessionNameOf,
   setMailboxRights,
   sharedMailboxOwner,
   TooManyAclEntriesError,
@@ -129,6 +132,36 @@ describe('identifiers and mailbox paths', () => {
     ];
     for (const text of [...bad, 'INBOX/news@example.com']) {
       assert.throws(() => parseMailboxPath(text), InvalidMailboxNameError, text);
+    }
+  });
+
+  it('maps session names in the three namespaces both ways', () => {
+    const user = { address: 'alice@example.com', domain: 'example.com' };
+    const cases: [string, SessionMailbox, string][] = [
+      ['INBOX', { kind: 'own', name: 'INBOX' }, 'INBOX'],
+      ['inbox/Lists', { kind: 'own', name: 'INBOX/Lists' }, 'INBOX/Lists'],
+      ['Projects/2024', { kind: 'own', name: 'Projects/2024' }, 'Projects/2024'],
+      ['user/alice@example.com/Sent', { kind: 'own', name: 'Sent' }, 'Sent'],
+      ['user/Bob@example.com', { kind: 'personal', address: 'bob@example.com', name: 'INBOX' }, 'user/bob@example.com'],
+      ['user/bob/Sent', { kind: 'personal', address: 'bob@example.com', name: 'Sent' }, 'user/bob@example.com/Sent'],
+      [
+        'user/carol@other.example/x',
+        { kind: 'personal', address: 'carol@other.example', name: 'x' },
+        'user/carol@other.example/x',
+      ],
+      ['Shared/news', { kind: 'shared', domain: 'example.com', name: 'news' }, 'Shared/news'],
+      [
+        'Shared/news/2024@example.com',
+        { kind: 'shared', domain: 'example.com', name: 'news/2024' },
+        'Shared/news/2024',
+      ],
+    ];
+    for (const [name, target, shown] of cases) {
+      assert.deepEqual(resolveSessionName(name, user), target, name);
+      assert.equal(sessionNameOf(target), shown, name);
+    }
+    for (const bad of ['user', 'Shared', 'Shared/INBOX', 'Shared/news@other.example', 'user/', 'Shared/user/bob']) {
+      assert.throws(() => resolveSessionName(bad, user), InvalidMailboxNameError, bad);
     }
   });
 
