@@ -43,6 +43,8 @@ export interface SpoolOptions {
   maxContentBytes: number;
   /** Aborts when the transfer must stop (the DATA deadline). */
   deadline?: AbortSignal;
+  /** Sees every byte stored, in order (prefix included): the MIME structure is computed on the way. */
+  onStored?: (chunk: Buffer) => void;
 }
 
 class SpoolRefused extends Error {
@@ -53,10 +55,13 @@ class SpoolRefused extends Error {
 
 export async function spoolMessage(data: Readable, options: SpoolOptions): Promise<SpoolOutcome> {
   const sink = new PassThrough();
+  // A refusal destroys the sink, possibly before the store has attached to it; the store still sees it.
+  sink.on('error', () => {});
   const stored = options.blobs.put(options.blobKey, sink);
   // Observed below; this keeps an early rejection from counting as unhandled meanwhile.
   stored.catch(() => {});
   sink.write(options.prefix);
+  options.onStored?.(options.prefix);
 
   const hash = createHash('sha256');
   let contentBytes = 0;
@@ -83,6 +88,7 @@ export async function spoolMessage(data: Readable, options: SpoolOptions): Promi
       if (hasBareLineEnding(chunk, lastByte)) return refuse('bare-line-ending');
       lastByte = chunk[chunk.length - 1]!;
       hash.update(chunk);
+      options.onStored?.(chunk);
       if (!sink.write(chunk)) {
         data.pause();
         sink.once('drain', () => data.resume());

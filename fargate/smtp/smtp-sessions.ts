@@ -30,6 +30,7 @@ import { type ResolvedRecipient, resolveRecipient } from '../../shared/delivery/
 import { receivedHeader, returnPathHeader } from '../../shared/delivery/trace-headers.ts';
 import type { Account } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
+import { MimeStructureScanner } from '../../shared/mime/mime-structure.ts';
 import type { SmtpLimits } from './limits.ts';
 import { spoolMessage } from './message-spool.ts';
 import { deliveryFailed, recipientRejected, replies, SmtpReply, spoolRefused } from './replies.ts';
@@ -257,6 +258,7 @@ export class SmtpSessions {
     const deadline = AbortSignal.timeout(this.limits.dataTimeoutMs);
     const onDeadline = () => this.closeWith(session.id, spoolRefused('timed-out', maxBytes));
     deadline.addEventListener('abort', onDeadline, { once: true });
+    const scanner = new MimeStructureScanner();
     let spooled: Awaited<ReturnType<typeof spoolMessage>>;
     try {
       spooled = await spoolMessage(stream, {
@@ -265,6 +267,7 @@ export class SmtpSessions {
         prefix,
         maxContentBytes: maxBytes,
         deadline,
+        onStored: (chunk) => scanner.write(chunk),
       });
     } finally {
       deadline.removeEventListener('abort', onDeadline);
@@ -280,6 +283,7 @@ export class SmtpSessions {
       contentSha256: spooled.message.contentSha256,
       returnPathBytes: Buffer.byteLength(returnPath, 'latin1'),
       traceBytes: prefix.length,
+      structure: scanner.end(),
       mailFrom,
       recipients,
       client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },

@@ -22,13 +22,16 @@
 import { Readable } from 'node:stream';
 import type { Invoker } from '../invoker/invoker.ts';
 import type { Logger } from '../log/logger.ts';
-import { DeliveryInProgressError, OverQuotaError } from '../mailbox/errors.ts';
-import type { MailStore } from '../mailbox/mail-store.ts';
-import { mapBounded } from '../mailbox/mail-store.ts';
-import { getMailboxByName } from '../mailbox/mailboxes.ts';
-import { appendMessage } from '../mailbox/messages.ts';
-import { INBOX } from '../mailbox/names.ts';
-import { analyzeMessage } from '../mime/mime-structure.ts';
+import {
+  appendMessage,
+  DeliveryInProgressError,
+  getMailboxByName,
+  INBOX,
+  type MailStore,
+  OverQuotaError,
+} from '../mailbox/index.ts';
+import { MimeStructureScanner } from '../mime/mime-structure.ts';
+import type { MessageStructure } from '../mime/structure-types.ts';
 import type { OutboundQueue } from '../outbound-queue/outbound-queue.ts';
 import type { BlobStore } from '../store/blob.ts';
 import type { MailboxTarget, ResolvedRecipient } from './recipient-resolution.ts';
@@ -43,6 +46,8 @@ import {
 import { PRECEDENCE_BULK_HEADER } from './trace-headers.ts';
 import { outboundQueueId, transactionKey } from './transaction-key.ts';
 
+/** Mailboxes written at once for one message (store round trips overlap; DynamoDB gains, SQLite is indifferent). */
+const DELIVERY_CONCURRENCY = 16;
 /** A header section longer than this is not searched for an existing Precedence: field. */
 const MAX_HEADER_SCAN_BYTES = 64 * 1024;
 
@@ -67,6 +72,8 @@ export interface InboundMessage {
   returnPathBytes: number;
   /** Length of all our trace headers at the start of the blob. */
   traceBytes: number;
+  /** The blob's MIME structure (computed while it was spooled). */
+  structure: MessageStructure;
   mailFrom: string;
   recipients: ResolvedRecipient[];
   client: { address: string; helo: string };
@@ -110,29 +117,19 @@ export class DeliveryPipeline {
       if (!placed.ok) return { accepted: false, failure: placed.failure };
 
       const key = transactionKey(message.mailFrom, message.contentSha256);
-      const bulkBlobKey = placed.placements.some((placement) => placement.target.bulk)
+      const bulk = placed.placements.some((placement) => placement.target.bulk)
         ? await this.writeBulkCopy(message)
         : undefined;
-      if (bulkBlobKey) unreferenced.add(bulkBlobKey);
-
-      const structures = new Map<string, Awaited<ReturnType<typeof analyzeMessage>>>();
-      const structureOf = async (blobKey: string) => {
-        let structure = structures.get(blobKey);
-        if (!structure) {
-          structure = analyzeMessage(await this.deps.blobs.read(blobKey));
-          structures.set(blobKey, structure);
-        }
-        return structure;
-      };
+      if (bulk) unreferenced.add(bulk.blobKey);
 
       let delivered = 0;
       let duplicates = 0;
       let full = 0;
       let temporary: string | undefined;
-      await mapBounded(placed.placements, async (placement) => {
-        const blobKey = placement.target.bulk && bulkBlobKey ? bulkBlobKey : message.blobKey;
+      await forEachBounded(placed.placements, async (placement) => {
+        const copy = placement.target.bulk && bulk ? bulk : { blobKey: message.blobKey, structure: message.structure };
+        const { blobKey, structure } = copy;
         try {
-          const structure = await structureOf(blobKey);
           const mailbox = await getMailboxByName(this.deps.mailStore, placement.target.owner, placement.mailbox);
           const result = await appendMessage(
             this.deps.mailStore,
@@ -244,7 +241,9 @@ export class DeliveryPipeline {
   }
 
   /** The copy for bulk-alias recipients: our trace headers, `Precedence: bulk`, the content. */
-  private async writeBulkCopy(message: InboundMessage): Promise<string | undefined> {
+  private async writeBulkCopy(
+    message: InboundMessage,
+  ): Promise<{ blobKey: string; structure: MessageStructure } | undefined> {
     const head = await this.deps.blobs.read(message.blobKey, {
       offset: message.traceBytes,
       length: MAX_HEADER_SCAN_BYTES,
@@ -253,16 +252,31 @@ export class DeliveryPipeline {
     const blobKey = `${message.blobKey}.bulk`;
     const trace = await this.deps.blobs.read(message.blobKey, { offset: 0, length: message.traceBytes });
     const content = await this.deps.blobs.get(message.blobKey, { offset: message.traceBytes });
+    const scanner = new MimeStructureScanner();
     const body = Readable.from(
       (async function* () {
-        yield trace;
-        yield Buffer.from(PRECEDENCE_BULK_HEADER);
-        yield* content;
+        for (const part of [trace, Buffer.from(PRECEDENCE_BULK_HEADER)]) {
+          scanner.write(part);
+          yield part;
+        }
+        for await (const chunk of content) {
+          scanner.write(chunk as Buffer);
+          yield chunk as Buffer;
+        }
       })(),
     );
     await this.deps.blobs.put(blobKey, body);
-    return blobKey;
+    return { blobKey, structure: scanner.end() };
   }
+}
+
+/** Runs `work` for every input with at most DELIVERY_CONCURRENCY in flight. */
+async function forEachBounded<T>(inputs: readonly T[], work: (input: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < inputs.length) await work(inputs[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(DELIVERY_CONCURRENCY, inputs.length) }, worker));
 }
 
 /** One copy per mailbox; a copy that is both bulk and direct is direct. */

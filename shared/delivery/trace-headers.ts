@@ -10,7 +10,7 @@
 /** A HELO name, address or id longer than this is cut: a trace header is not a place for a payload. */
 const MAX_TRACE_FIELD = 255;
 const UNSAFE_IN_COMMENT = /[^A-Za-z0-9.:_\-[\]]/g;
-const UNSAFE_IN_PATH = /[^\x21-\x7e]|[<>]/g;
+const UNSAFE_IN_PATH = /[^\x20-\x7e]|[<>]/g;
 
 export interface ReceivedFields {
   /** What the client said in HELO/EHLO (untrusted). */
