@@ -27,11 +27,13 @@ import {
   DeliveryInProgressError,
   getMailboxByName,
   INBOX,
+  type JsonValue,
   type MailStore,
   OverQuotaError,
+  type SearchFields as IndexSearchFields,
 } from '../mailbox/index.ts';
 import { MimeStructureScanner } from '../mime/mime-structure.ts';
-import type { MessageStructure } from '../mime/structure-types.ts';
+import type { MessageStructure, SearchAddress, SearchFields } from '../mime/structure-types.ts';
 import type { OutboundQueue } from '../outbound-queue/outbound-queue.ts';
 import type { BlobStore } from '../store/blob.ts';
 import type { MailboxTarget, ResolvedRecipient } from './recipient-resolution.ts';
@@ -138,9 +140,9 @@ export class DeliveryPipeline {
               blobKey,
               size: structure.size,
               internalDate: message.receivedAt,
-              envelope: structure.envelope as never,
-              bodyStructure: structure.body as never,
-              search: structure.search,
+              envelope: structure.envelope as unknown as JsonValue,
+              bodyStructure: structure.body as unknown as JsonValue,
+              search: indexSearchFields(structure.search),
             },
             { quota: placement.target.quota, deliveryKey: key },
           );
@@ -289,6 +291,23 @@ function distinctPlacements(placements: Placement[]): Placement[] {
     else if (existing.target.bulk && !placement.target.bulk) byMailbox.set(key, placement);
   }
   return [...byMailbox.values()];
+}
+
+/** The decoded header fields in the form the message index keeps for SEARCH and SORT. */
+function indexSearchFields(search: SearchFields): IndexSearchFields {
+  const addresses = (list: SearchAddress[]) =>
+    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
+  return {
+    from: addresses(search.from),
+    to: addresses(search.to),
+    cc: addresses(search.cc),
+    bcc: addresses(search.bcc),
+    subject: search.subject,
+    ...(search.messageId ? { messageId: search.messageId } : {}),
+    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
+    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
+    ...(search.date !== null ? { sentDate: search.date } : {}),
+  };
 }
 
 /** Whether the header section (up to the first empty line) has a Precedence: field already. */

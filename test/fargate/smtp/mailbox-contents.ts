@@ -30,3 +30,10 @@ export function headerOf(message: Buffer): string {
   const end = text.indexOf('\r\n\r\n');
   return end < 0 ? text : text.slice(0, end + 2);
 }
+
+/** Every chunk of a stream. */
+export async function chunksOf(stream: AsyncIterable<unknown>): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return chunks;
+}

@@ -12,7 +12,7 @@ import { setMailboxRights } from '../../../shared/mailbox/acl.ts';
 import { appendMessage, createMailbox, getMailboxByName, listMessages } from '../../../shared/mailbox/index.ts';
 import { OutboundQueue } from '../../../shared/outbound-queue/outbound-queue.ts';
 import { startTestMailSystem, type TestMailSystem } from '../../support/mail-system.ts';
-import { headerOf, messagesIn } from './mailbox-contents.ts';
+import { chunksOf, headerOf, messagesIn } from './mailbox-contents.ts';
 import { openTransaction, RawSmtp } from './raw-smtp.ts';
 
 const run = promisify(execFile);
@@ -138,7 +138,7 @@ describe('MX listener', () => {
     const queue = new OutboundQueue(system.stores.metadata, system.stores.blobs);
     const queued = (await queue.list()).messages.filter((entry) => entry.recipients.includes('dave@remote.example'));
     assert.equal(queued.length, 1);
-    const body = Buffer.concat(await Array.fromAsync(await queue.readBody(queued[0]!.id)));
+    const body = Buffer.concat(await chunksOf(await queue.readBody(queued[0]!.id)));
     assert.doesNotMatch(body.toString(), /^Return-Path:|Precedence: bulk/m);
     assert.match(body.toString(), /^Received: from /);
   });

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { createTransport } from 'nodemailer';
 import { OutboundQueue } from '../../../shared/outbound-queue/outbound-queue.ts';
 import { startTestMailSystem, type TestMailSystem } from '../../support/mail-system.ts';
-import { headerOf, messagesIn } from './mailbox-contents.ts';
+import { chunksOf, headerOf, messagesIn } from './mailbox-contents.ts';
 import { RawSmtp } from './raw-smtp.ts';
 
 const run = promisify(execFile);
@@ -80,7 +80,7 @@ describe('submission listeners', () => {
     assert.ok(entry);
     assert.deepEqual(entry.recipients.sort(), ['friend@remote.example', 'other@elsewhere.example']);
     assert.equal(entry.submittedBy, 'alice@example.com');
-    const body = Buffer.concat(await Array.fromAsync(await queue.readBody(entry.id)));
+    const body = Buffer.concat(await chunksOf(await queue.readBody(entry.id)));
     assert.ok(body.toString().startsWith('Received: from '));
     assert.ok(body.toString().endsWith(raw));
   });
