@@ -49,6 +49,5 @@ export const DEFAULT_SMTP_LIMITS: SmtpLimits = {
   closeGraceMs: 10_000,
 };
 
-
 /** How long the relay-host allow-list is cached between directory reads. */
 export const RELAY_HOSTS_CACHE_MS = 10_000;

@@ -18,8 +18,8 @@ import { ConnectionGate } from './connection-gate.ts';
 import { DEFAULT_SMTP_LIMITS, type SmtpLimits } from './limits.ts';
 import { replies, type SmtpReply } from './replies.ts';
 import { smtpServerLogger } from './smtp-server-log.ts';
-import { type SmtpListenerKind, SmtpSessions } from './smtp-sessions.ts';
 import { acquireSmtpService } from './smtp-service.ts';
+import { type SmtpListenerKind, SmtpSessions } from './smtp-sessions.ts';
 
 const LISTENER_NAMES: Record<SmtpListenerKind, string> = {
   mx: 'smtp',
@@ -76,13 +76,22 @@ export async function startSmtp(
     onMailFrom: sessions.onMailFrom,
     onRcptTo: sessions.onRcptTo,
     onData: sessions.onData,
-    onClose: sessions.onClose,
+    onClose: (session) => {
+      sessions.onClose(session);
+      releases.get(session.id)?.();
+    },
   });
   sessions.attach(smtp);
   smtp.on('error', (error: Error) => logger.warn('smtp session error', { error }));
 
   const gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerIp);
   const sockets = new Set<Socket>();
+  /**
+   * Per connection id: gives the connection's gate slot back, once. smtp-server removes every listener
+   * from the raw socket when it starts TLS (STARTTLS, and 465 at once), so a 'close' listener there
+   * cannot be relied on; its onClose hook can, and the raw socket's 'close' covers the rest.
+   */
+  const releases = new Map<string, () => void>();
 
   const refuse = (socket: Socket, reply: SmtpReply) => {
     // Before TLS on 465 nothing can be said in SMTP; the connection is simply dropped.
@@ -116,8 +125,17 @@ export async function startSmtp(
       refuse(socket, verdict === 'listener-full' ? replies.listenerFull() : replies.tooManyConnectionsFromAddress());
       return;
     }
-    socket.once('close', () => gate.leave(remoteAddress));
     const id = randomBytes(10).toString('hex');
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      gate.leave(remoteAddress);
+      sockets.delete(socket);
+      releases.delete(id);
+    };
+    releases.set(id, release);
+    socket.once('close', release);
     smtp.connect(socket, { id, remoteAddress, remotePort });
   };
 
@@ -145,7 +163,8 @@ export async function startSmtp(
       // From here smtp-server answers every new command with 421; sessions in DATA finish first.
       smtp.close();
       const deadline = Date.now() + limits.closeGraceMs;
-      while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const open = () => [...sockets].filter((socket) => !socket.destroyed).length;
+      while (open() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       for (const connection of smtp.connections) connection.send(421, '4.3.2 Server shutting down');
       for (const socket of sockets) socket.destroy();
       await stopped;

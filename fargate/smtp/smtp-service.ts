@@ -3,14 +3,15 @@
  * the scan and filter steps, the outbound queue, the delivery pipeline, the relay-host allow-list cache.
  * Made by the first listener that starts and released when the last one closes.
  */
-import { handler as scanHandler } from '../../functions/scan/handler.ts';
+
 import { createFilterHandler } from '../../functions/filter/handler.ts';
+import { handler as scanHandler } from '../../functions/scan/handler.ts';
 import { DeliveryPipeline } from '../../shared/delivery/delivery-pipeline.ts';
 import type { ResolutionDependencies } from '../../shared/delivery/recipient-resolution.ts';
 import { MailStoreRecipients } from '../../shared/delivery/shared-mailboxes.ts';
 import { FILTER_FUNCTION, SCAN_FUNCTION } from '../../shared/delivery/steps.ts';
 import { Directory } from '../../shared/directory/directory.ts';
-import { networkContains, parseNetwork, type IpNetwork } from '../../shared/directory/ip-network.ts';
+import { type IpNetwork, networkContains, parseNetwork } from '../../shared/directory/ip-network.ts';
 import type { Invoker } from '../../shared/invoker/invoker.ts';
 import { openInvoker } from '../../shared/invoker/open-invoker.ts';
 import { type MailStore, openMailStore } from '../../shared/mailbox/mail-store.ts';

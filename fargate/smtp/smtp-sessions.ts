@@ -109,27 +109,8 @@ export class SmtpSessions {
     session: SMTPServerSession,
     callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
   ): void => {
-    const state = this.states.get(session.id);
-    if (!state || this.kind === 'mx') return callback(replies.authenticationFailed());
-    // PLAIN with an authorization identity other than the login would be acting as someone else.
-    const proxying = auth.method === 'PLAIN' && auth.authzid && auth.authzid !== auth.authcid;
-    const verify = proxying
-      ? Promise.resolve(undefined)
-      : this.service.directory.verifyPassword(auth.username ?? '', auth.password ?? '');
-    verify.then(
-      (account) => {
-        if (account) {
-          state.account = account;
-          return callback(null, { user: account.address });
-        }
-        state.authFailures++;
-        this.logger.info('authentication failed', { connection: session.id, client: session.remoteAddress });
-        if (state.authFailures >= this.limits.maxAuthFailures) {
-          return callback(replies.tooManyAuthenticationFailures());
-        }
-        const failed = replies.authenticationFailed();
-        callback(null, { message: failed.message, responseCode: failed.responseCode });
-      },
+    this.authenticate(auth, session).then(
+      (response) => (response instanceof SmtpReply ? callback(response) : callback(null, response)),
       (error: unknown) => {
         this.logger.error('authentication lookup failed', { connection: session.id, error });
         callback(replies.temporaryFailure());
@@ -139,9 +120,9 @@ export class SmtpSessions {
 
   onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void => {
     const state = this.states.get(session.id);
-    if (!state) return callback(replies.temporaryFailure());
-    state.recipients = new Map();
-    this.checkSender(address.address, state).then(
+    if (state) state.recipients = new Map();
+    const check = state ? this.checkSender(address.address, state) : Promise.resolve(replies.temporaryFailure());
+    check.then(
       (refusal) => callback(refusal),
       (error: unknown) => {
         this.logger.error('sender check failed', { connection: session.id, error });
@@ -151,26 +132,8 @@ export class SmtpSessions {
   };
 
   onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void => {
-    const state = this.states.get(session.id);
-    if (!state) return callback(replies.temporaryFailure());
-    const key = address.address.toLowerCase();
-    if (!state.recipients.has(key) && state.recipients.size >= this.limits.maxRecipients) {
-      return callback(replies.tooManyRecipients(this.limits.maxRecipients));
-    }
-    const mayRelay = state.account !== undefined || state.relayHost;
-    resolveRecipient(address.address, { mayRelay }, this.service.resolution).then(
-      (resolution) => {
-        if (!resolution.accepted) {
-          this.logger.info('recipient rejected', {
-            connection: session.id,
-            reason: resolution.reason,
-            detail: resolution.detail,
-          });
-          return callback(recipientRejected(resolution.reason, address.address));
-        }
-        state.recipients.set(key, resolution.recipient);
-        callback();
-      },
+    this.checkRecipient(address.address, session).then(
+      (refusal) => callback(refusal),
       (error: unknown) => {
         this.logger.error('recipient lookup failed', { connection: session.id, error });
         callback(replies.temporaryFailure());
@@ -178,7 +141,11 @@ export class SmtpSessions {
     );
   };
 
-  onData = (stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error?: Error | null, message?: string) => void): void => {
+  onData = (
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    callback: (error?: Error | null, message?: string) => void,
+  ): void => {
     this.receive(stream, session).then(
       (reply) => {
         const state = this.states.get(session.id);
@@ -196,6 +163,50 @@ export class SmtpSessions {
       },
     );
   };
+
+  /** The session's user on success; the reply otherwise (a 421 once failures reach the limit). */
+  private async authenticate(
+    auth: SMTPServerAuthentication,
+    session: SMTPServerSession,
+  ): Promise<SMTPServerAuthenticationResponse | SmtpReply> {
+    const state = this.states.get(session.id);
+    if (!state || this.kind === 'mx') return replies.authenticationFailed();
+    // PLAIN with an authorization identity other than the login would be acting as someone else.
+    const proxying = auth.method === 'PLAIN' && auth.authzid && auth.authzid !== auth.authcid;
+    const account = proxying
+      ? undefined
+      : await this.service.directory.verifyPassword(auth.username ?? '', auth.password ?? '');
+    if (account) {
+      state.account = account;
+      return { user: account.address };
+    }
+    state.authFailures++;
+    this.logger.info('authentication failed', { connection: session.id, client: session.remoteAddress });
+    if (state.authFailures >= this.limits.maxAuthFailures) return replies.tooManyAuthenticationFailures();
+    const failed = replies.authenticationFailed();
+    return { message: failed.message, responseCode: failed.responseCode };
+  }
+
+  private async checkRecipient(address: string, session: SMTPServerSession): Promise<SmtpReply | undefined> {
+    const state = this.states.get(session.id);
+    if (!state) return replies.temporaryFailure();
+    const key = address.toLowerCase();
+    if (!state.recipients.has(key) && state.recipients.size >= this.limits.maxRecipients) {
+      return replies.tooManyRecipients(this.limits.maxRecipients);
+    }
+    const mayRelay = state.account !== undefined || state.relayHost;
+    const resolution = await resolveRecipient(address, { mayRelay }, this.service.resolution);
+    if (!resolution.accepted) {
+      this.logger.info('recipient rejected', {
+        connection: session.id,
+        reason: resolution.reason,
+        detail: resolution.detail,
+      });
+      return recipientRejected(resolution.reason, address);
+    }
+    state.recipients.set(key, resolution.recipient);
+    return undefined;
+  }
 
   private async checkSender(mailFrom: string, state: SessionState): Promise<SmtpReply | undefined> {
     if (this.kind !== 'mx' && !state.account && !state.relayHost) return replies.authenticationRequired();

@@ -27,10 +27,10 @@ import {
   DeliveryInProgressError,
   getMailboxByName,
   INBOX,
+  type SearchFields as IndexSearchFields,
   type JsonValue,
   type MailStore,
   OverQuotaError,
-  type SearchFields as IndexSearchFields,
 } from '../mailbox/index.ts';
 import { MimeStructureScanner } from '../mime/mime-structure.ts';
 import type { MessageStructure, SearchAddress, SearchFields } from '../mime/structure-types.ts';
@@ -233,7 +233,9 @@ export class DeliveryPipeline {
           await this.deps.invoker.invoke(FILTER_FUNCTION, request, { timeoutMs: this.deps.stepTimeoutMs }),
           accounts.length,
         );
-        accounts.forEach((target, index) => placements.push({ target, mailbox: result.placements[index]!.mailbox }));
+        for (const [index, target] of accounts.entries()) {
+          placements.push({ target, mailbox: result.placements[index]!.mailbox });
+        }
       } catch (error) {
         this.deps.logger.warn('filter step failed', { transaction: message.id, error });
         return { ok: false, failure: { kind: 'step-failed', detail: 'filter' } };
@@ -316,4 +318,3 @@ function hasPrecedenceField(head: Buffer): boolean {
   const header = head.subarray(0, end < 0 ? head.length : end).toString('latin1');
   return /(^|\r\n)precedence[ \t]*:/i.test(header);
 }
-

@@ -41,7 +41,9 @@ export interface RecipientDirectory {
   getAccount(
     address: string,
   ): Promise<{ address: string; id: string; quota: { storageBytes?: number; messages?: number } } | undefined>;
-  getAlias(address: string): Promise<{ address: string; targets: string[]; suffixes: boolean; bulk: boolean } | undefined>;
+  getAlias(
+    address: string,
+  ): Promise<{ address: string; targets: string[]; suffixes: boolean; bulk: boolean } | undefined>;
 }
 
 /** Shared mailboxes: the owner id of the mailbox `name` of `domain` when `anyone` may post to it. */
@@ -107,7 +109,8 @@ export async function resolveRecipient(
 ): Promise<Resolution> {
   const input = rawAddress.toLowerCase() === BARE_POSTMASTER ? `${BARE_POSTMASTER}@${deps.primaryDomain}` : rawAddress;
   const at = input.lastIndexOf('@');
-  if (at <= 0 || at === input.length - 1) return reject('invalid-address', 'an address needs a local part and a domain');
+  if (at <= 0 || at === input.length - 1)
+    return reject('invalid-address', 'an address needs a local part and a domain');
   const rawLocal = input.slice(0, at);
   let domain: string;
   try {

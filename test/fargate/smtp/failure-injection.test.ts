@@ -33,7 +33,10 @@ async function seed(directory: Directory): Promise<void> {
 /** Sends one message over a raw connection; the DATA reply, or undefined if the connection died first. */
 async function sendRaw(port: number, to: string[], content: string) {
   const { client, replies } = await openTransaction(port, 'sender@remote.example', to);
-  assert.ok(replies.slice(3).every((reply) => reply?.code === 250), JSON.stringify(replies));
+  assert.ok(
+    replies.slice(3).every((reply) => reply?.code === 250),
+    JSON.stringify(replies),
+  );
   assert.equal((await client.command('DATA'))?.code, 354);
   client.write(`${content}.\r\n`);
   const reply = await client.read();
@@ -49,16 +52,20 @@ async function nothingStored(system: TestMailSystem): Promise<void> {
 
 describe('failing pipeline steps', () => {
   for (const [step, env, expected] of [
-    ['a scan step that throws', { MARMOT_FN_SCAN: injected('failing-scan') }, /^451 4\.3\.0 /],
+    ['a scan step that throws: 451 4.3.0', { MARMOT_FN_SCAN: injected('failing-scan') }, /^451 4\.3\.0 /],
     [
-      'a scan step that misses its deadline',
+      'a scan step that misses its deadline: 451 4.3.0',
       { MARMOT_FN_SCAN: injected('hanging-scan'), MARMOT_FN_TIMEOUT_MS: '300' },
       /^451 4\.3\.0 /,
     ],
-    ['a scan step that answers nonsense', { MARMOT_FN_SCAN: injected('malformed-scan') }, /^451 4\.3\.0 /],
-    ['a scan step that refuses the message', { MARMOT_FN_SCAN: injected('rejecting-scan') }, /^554 5\.7\.1 /],
+    ['a scan step that answers nonsense: 451 4.3.0', { MARMOT_FN_SCAN: injected('malformed-scan') }, /^451 4\.3\.0 /],
+    [
+      'a scan step that refuses the message: 554 5.7.1',
+      { MARMOT_FN_SCAN: injected('rejecting-scan') },
+      /^554 5\.7\.1 /,
+    ],
   ] as const) {
-    it(`${step}: ${expected.source.slice(1, 10)} and nothing stored`, async () => {
+    it(`${step}, and nothing stored`, async () => {
       const system = await startTestMailSystem(env);
       try {
         await seed(system.directory);
@@ -82,7 +89,7 @@ class MarmotProcess {
   static async start(dataDir: string, env: Record<string, string> = {}): Promise<MarmotProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'fargate/main.ts'], {
       cwd: REPOSITORY,
-      env: { ...process.env, ...testEnvironment(dataDir, { MARMOT_LOG_LEVEL: 'info', ...env }) },
+      env: { ...process.env, ...(await testEnvironment(dataDir, { MARMOT_LOG_LEVEL: 'info', ...env })) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const marmot = new MarmotProcess(child);
@@ -123,7 +130,7 @@ describe('process death', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'marmot-crash-'));
-    const stores = await openStores(loadConfig(testEnvironment(dataDir)).store);
+    const stores = await openStores(loadConfig(await testEnvironment(dataDir)).store);
     await seed(new Directory(stores.metadata));
     await stores.close();
   });
@@ -132,7 +139,7 @@ describe('process death', () => {
 
   /** What the data directory holds, read with the process stopped. */
   const inspect = async () => {
-    const stores = await openStores(loadConfig(testEnvironment(dataDir)).store);
+    const stores = await openStores(loadConfig(await testEnvironment(dataDir)).store);
     try {
       const view = { directory: new Directory(stores.metadata), mailStore: openMailStore(stores.metadata), stores };
       return {

@@ -141,9 +141,9 @@ describe('message spool', () => {
   });
 
   it('judges line endings across chunk boundaries exactly as over the whole content', () => {
-    const bytes = fc.uint8Array({ maxLength: 40 }).map((array) =>
-      Buffer.from(Array.from(array, (byte) => [0x0d, 0x0a, 0x2e, 0x61][byte % 4]!)),
-    );
+    const bytes = fc
+      .uint8Array({ maxLength: 40 })
+      .map((array) => Buffer.from(Array.from(array, (byte) => [0x0d, 0x0a, 0x2e, 0x61][byte % 4]!)));
     fc.assert(
       fc.property(bytes, fc.array(fc.nat(40), { maxLength: 5 }), (content, cuts) => {
         const points = [...new Set(cuts.filter((cut) => cut > 0 && cut < content.length))].sort((a, b) => a - b);

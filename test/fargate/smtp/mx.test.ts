@@ -104,7 +104,10 @@ describe('MX listener', () => {
     assert.ok(stored);
     const text = stored.toString('utf8');
     assert.ok(text.startsWith('Return-Path: <sender@remote.example>\r\nReceived: from '), text.slice(0, 80));
-    assert.match(text, /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.example with ESMTPS id [0-9a-f]{24}\r\n/m);
+    assert.match(
+      text,
+      /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.example with ESMTPS id [0-9a-f]{24}\r\n/m,
+    );
     assert.match(text, /\tfor <alice@example\.com>; \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
     // Everything after our two trace headers is exactly what the client sent.
     const content = stored.subarray(stored.indexOf('From: Sender'));
@@ -148,7 +151,9 @@ describe('MX listener', () => {
     await send('alice+private@example.com', message('plus without p'));
     await send('alice+nosuchfolder@example.com', message('plus missing folder'));
     const subjects = async (mailbox: string) =>
-      (await messagesIn(system, 'alice@example.com', mailbox)).map((stored) => /Subject: (.*)\r/.exec(headerOf(stored))![1]);
+      (await messagesIn(system, 'alice@example.com', mailbox)).map(
+        (stored) => /Subject: (.*)\r/.exec(headerOf(stored))![1],
+      );
     assert.deepEqual(await subjects('lists/rust'), ['plus with p']);
     assert.deepEqual(await subjects('private'), []);
     const inbox = await subjects('INBOX');
@@ -181,7 +186,10 @@ describe('MX listener', () => {
       ['RCPT TO:<victim@remote.example>', /^554 5\.7\.1 /],
       ['RCPT TO:<victim%remote.example@example.com>', /^554 5\.7\.1 /],
       ['RCPT TO:<remote.example!victim@example.com>', /^554 5\.7\.1 /],
-      ['RCPT TO:<"victim@remote.example"@example.com>', /^553 5\.1\.3 /],
+      // smtp-server itself refuses a quoted local part holding an @ as a syntax error.
+      ['RCPT TO:<"victim@remote.example"@example.com>', /^501 /],
+      ['RCPT TO:<"victim%remote.example"@example.com>', /^553 5\.1\.3 /],
+      ['RCPT TO:<"alice"@example.com>', /^553 5\.1\.3 /],
       // RFC 5321 §3.6.1: the route is ignored, so this is a plain remote recipient: refused.
       ['RCPT TO:<@example.com:victim@remote.example>', /^554 5\.7\.1 /],
       ['RCPT TO:<@example.com,@relay.example:victim@remote.example>', /^554 5\.7\.1 /],
@@ -229,9 +237,9 @@ describe('MX listener', () => {
   });
 
   it('limits recipients per message with 452 4.5.3', async () => {
-    const recipients = Array.from({ length: 101 }, (_, index) => `nobody${index}@example.com`);
+    const recipients = Array.from({ length: 101 }, (_, index) => `alice+${index}@example.com`);
     const { client, replies } = await openTransaction(port, 'sender@remote.example', recipients);
-    assert.equal(replies.at(-2)?.code, 550);
+    assert.equal(replies.at(-2)?.code, 250);
     assert.match(`${replies.at(-1)?.code} ${replies.at(-1)?.text}`, /^452 4\.5\.3 /);
     client.close();
   });
@@ -239,7 +247,10 @@ describe('MX listener', () => {
   it('speaks STARTTLS', async () => {
     const info = await send('bob@example.com', message('over tls'), { requireTLS: true });
     assert.match(info.response, /^250 /);
-    assert.match(headerOf((await messagesIn(system, 'bob@example.com')).at(-1)!), /with ESMTPS id[^\r]*\r\n\t\(TLSv1\.3/);
+    assert.match(
+      headerOf((await messagesIn(system, 'bob@example.com')).at(-1)!),
+      /with ESMTPS id[^\r]*\r\n\t\(TLSv1\.3/,
+    );
   });
 
   it('does not offer AUTH on the MX', async () => {
@@ -289,8 +300,15 @@ describe('MX listener', () => {
 
     it('delivers, over STARTTLS', async () => {
       const result = await swaks(
-        '--from', 'sender@remote.example', '--to', 'carol@example.com', '--tls',
-        '--header', 'Subject: from swaks', '--body', 'swaks body',
+        '--from',
+        'sender@remote.example',
+        '--to',
+        'carol@example.com',
+        '--tls',
+        '--header',
+        'Subject: from swaks',
+        '--body',
+        'swaks body',
       );
       assert.equal(result.code, 0, result.stdout);
       assert.match(result.stdout, /<~ {1,2}250 2\.0\.0 Ok: delivered as/);

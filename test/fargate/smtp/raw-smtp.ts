@@ -3,7 +3,7 @@
  * it sends what it is told and reads replies whole (multi-line replies included).
  */
 import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 export interface Reply {
   code: number;
@@ -119,7 +119,11 @@ export async function openTransaction(
   to: string[],
 ): Promise<{ client: RawSmtp; replies: Array<Reply | undefined> }> {
   const client = await RawSmtp.open(port);
-  const replies = [await client.read(), await client.command('EHLO client.test'), await client.command(`MAIL FROM:<${from}>`)];
+  const replies = [
+    await client.read(),
+    await client.command('EHLO client.test'),
+    await client.command(`MAIL FROM:<${from}>`),
+  ];
   for (const recipient of to) replies.push(await client.command(`RCPT TO:<${recipient}>`));
   return { client, replies };
 }

@@ -74,7 +74,10 @@ describe('submission listeners', () => {
     );
     assert.match(info.response, /^250 2\.0\.0 /);
     const stored = (await messagesIn(system, 'bob@example.com')).at(-1)!;
-    assert.match(headerOf(stored), /^Return-Path: <alice@example\.com>\r\nReceived: .*\r\n\tby mx\.test\.example with ESMTPSA /);
+    assert.match(
+      headerOf(stored),
+      /^Return-Path: <alice@example\.com>\r\nReceived: .*\r\n\tby mx\.test\.example with ESMTPSA /,
+    );
     const queue = new OutboundQueue(system.stores.metadata, system.stores.blobs);
     const [entry] = (await queue.list()).messages.filter((queued) => queued.mailFrom === 'alice@example.com');
     assert.ok(entry);
@@ -105,7 +108,10 @@ describe('submission listeners', () => {
     assert.ok(((await client.command(`AUTH PLAIN ${credentials}`))?.code ?? 0) >= 500);
     assert.equal((await client.startTls())?.code, 220);
     const secure = await client.command('EHLO client.test');
-    assert.ok(secure?.lines.some((line) => /AUTH PLAIN LOGIN/.test(line)), secure?.lines.join('|'));
+    assert.ok(
+      secure?.lines.some((line) => /AUTH PLAIN LOGIN/.test(line)),
+      secure?.lines.join('|'),
+    );
     assert.equal((await client.command(`AUTH PLAIN ${credentials}`))?.code, 235);
     client.close();
   });
@@ -182,9 +188,21 @@ describe('submission listeners', () => {
     const { stdout } = await run(
       'swaks',
       [
-        '--server', `127.0.0.1:${system.ports.submission}`, '--tls', '--auth', 'LOGIN',
-        '--auth-user', 'bob@example.com', '--auth-password', PASSWORD,
-        '--from', 'bob@example.com', '--to', 'alice@example.com', '--header', 'Subject: swaks submission',
+        '--server',
+        `127.0.0.1:${system.ports.submission}`,
+        '--tls',
+        '--auth',
+        'LOGIN',
+        '--auth-user',
+        'bob@example.com',
+        '--auth-password',
+        PASSWORD,
+        '--from',
+        'bob@example.com',
+        '--to',
+        'alice@example.com',
+        '--header',
+        'Subject: swaks submission',
       ],
       { timeout: 20_000 },
     );

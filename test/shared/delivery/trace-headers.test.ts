@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  receivedHeader,
-  returnPathHeader,
-  rfc5322Date,
-} from '../../../shared/delivery/trace-headers.ts';
+import { receivedHeader, returnPathHeader, rfc5322Date } from '../../../shared/delivery/trace-headers.ts';
 import { outboundQueueId, transactionKey } from '../../../shared/delivery/transaction-key.ts';
 
 const date = new Date(Date.UTC(2026, 10, 3, 9, 5, 7));
@@ -68,7 +64,10 @@ describe('transaction key', () => {
 
   it('gives the outbound queue one id per transaction whatever the recipient order', () => {
     const key = transactionKey('a@example.org', 'c'.repeat(64));
-    assert.equal(outboundQueueId(key, ['x@r.example', 'y@r.example']), outboundQueueId(key, ['y@r.example', 'x@r.example']));
+    assert.equal(
+      outboundQueueId(key, ['x@r.example', 'y@r.example']),
+      outboundQueueId(key, ['y@r.example', 'x@r.example']),
+    );
     assert.notEqual(outboundQueueId(key, ['x@r.example']), outboundQueueId(key, ['x@r.example', 'y@r.example']));
   });
 });
