@@ -49,40 +49,6 @@ interface Measurement {
   serverPeakRssMb: number;
 }
 
-// The sink: run as `bench/smtp.ts --sink <dir>`, prints its port.
-if (process.argv[2] === '--sink') {
-  const { SMTPServer } = await import('smtp-server');
-  const dir = process.argv[3]!;
-  let sequence = 0;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    disableReverseLookup: true,
-    logger: false,
-    size: 64 * 1024 * 1024,
-    onData(stream, _session, callback) {
-      (async () => {
-        const file = await open(join(dir, `${process.pid}-${sequence++}.eml`), 'w');
-        try {
-          for await (const chunk of stream) await file.write(chunk as Buffer);
-          await file.sync();
-        } finally {
-          await file.close();
-        }
-      })().then(
-        () => callback(),
-        (error: Error) => callback(error),
-      );
-    },
-  });
-  server.listen(0, '127.0.0.1', () => {
-    const address = server.server.address();
-    process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
-  });
-} else {
-  await main();
-}
-
 async function main(): Promise<void> {
   const profiles: Profile[] = [
     { name: '10KB', clients: SMALL_CLIENTS, messageBytes: SMALL_BYTES },
@@ -223,30 +189,37 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 async function measure(server: Measurement['server'], running: RunningServer, profile: Profile): Promise<Measurement> {
   const body = messageBody(profile.messageBytes);
-  const clients = await Promise.all(Array.from({ length: profile.clients }, () => BenchClient.open(running.port)));
+  // Each client from its own loopback address, as separate hosts would be (and per-address limits see them).
+  const clients = await Promise.all(
+    Array.from({ length: profile.clients }, (_, index) =>
+      BenchClient.open(running.port, `127.0.${Math.floor(index / 250)}.${(index % 250) + 2}`),
+    ),
+  );
   const latencies: number[] = [];
   let failures = 0;
-  let measuring = false;
-  let stopAt = Date.now() + WARM_UP_MS;
+  const phase = { now: 'warm-up' as 'warm-up' | 'measure' | 'done' };
+  const done = () => phase.now === 'done';
   const loops = clients.map(async (client, index) => {
     let sequence = 0;
-    while (Date.now() < stopAt) {
+    while (!done()) {
+      const measured = phase.now === 'measure';
       const started = performance.now();
       const ok = await client.send(`${index}.${sequence++}`, body);
-      if (!measuring) continue;
+      if (!measured || done()) continue;
       if (ok) latencies.push(performance.now() - started);
       else failures++;
     }
   });
   // Warm-up (JIT, caches, first mailbox writes), then the measured window.
   await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
-  measuring = true;
   const cpuBefore = await cpuMs(running.pid);
   const startedAt = performance.now();
-  stopAt = Date.now() + SECONDS_PER_PROFILE * 1000;
-  await Promise.all(loops);
+  phase.now = 'measure';
+  await new Promise((resolve) => setTimeout(resolve, SECONDS_PER_PROFILE * 1000));
+  phase.now = 'done';
   const seconds = (performance.now() - startedAt) / 1000;
   const cpuUsed = (await cpuMs(running.pid)) - cpuBefore;
+  await Promise.all(loops);
   for (const client of clients) client.close();
   latencies.sort((a, b) => a - b);
   return {
@@ -281,6 +254,7 @@ class BenchClient {
   private buffer = '';
   private waiters: Array<(line: string | undefined) => void> = [];
   private lines: string[] = [];
+  private closed = false;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('latin1');
@@ -296,17 +270,19 @@ class BenchClient {
       }
     });
     socket.on('close', () => {
+      this.closed = true;
       for (const waiter of this.waiters.splice(0)) waiter(undefined);
     });
     socket.on('error', () => {});
   }
 
-  static async open(port: number): Promise<BenchClient> {
-    const socket = connect({ host: '127.0.0.1', port });
+  static async open(port: number, localAddress: string): Promise<BenchClient> {
+    const socket = connect({ host: '127.0.0.1', port, localAddress });
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     socket.setNoDelay(true);
     const client = new BenchClient(socket);
-    await client.reply();
+    const greeting = await client.reply();
+    if (!greeting?.startsWith('220')) throw new Error(`the server refused a client: ${greeting}`);
     socket.write('EHLO bench.client\r\n');
     await client.reply();
     return client;
@@ -314,11 +290,12 @@ class BenchClient {
 
   private reply(): Promise<string | undefined> {
     const line = this.lines.shift();
-    if (line !== undefined) return Promise.resolve(line);
+    if (line !== undefined || this.closed) return Promise.resolve(line);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   async send(id: string, body: (id: string) => Buffer): Promise<boolean> {
+    if (this.closed) throw new Error('the server closed a client connection');
     this.socket.write(`MAIL FROM:<bench@client.example>\r\nRCPT TO:<${RECIPIENT}>\r\nDATA\r\n`);
     const mail = await this.reply();
     const rcpt = await this.reply();
@@ -357,3 +334,39 @@ function percentile(sorted: number[], fraction: number): number {
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
+
+// The sink: run as `bench/smtp.ts --sink <dir>`, prints its port.
+async function runSink(): Promise<void> {
+  const { SMTPServer } = await import('smtp-server');
+  const dir = process.argv[3]!;
+  let sequence = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    disableReverseLookup: true,
+    logger: false,
+    size: 64 * 1024 * 1024,
+    onData(stream, _session, callback) {
+      (async () => {
+        const file = await open(join(dir, `${process.pid}-${sequence++}.eml`), 'w');
+        try {
+          for await (const chunk of stream) await file.write(chunk as Buffer);
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+      })().then(
+        () => callback(),
+        (error: Error) => callback(error),
+      );
+    },
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.server.address();
+    process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
+  });
+}
+
+// Dispatch last: the classes above must be initialised before either side runs.
+if (process.argv[2] === '--sink') await runSink();
+else await main();
