@@ -60,9 +60,10 @@ export interface Config {
 }
 
 /**
- * The scan and filter steps. With `lambda`, the names are Lambda function names (MARMOT_FN_SCAN,
- * MARMOT_FN_FILTER); with `in-process`, the steps run in the listener's process, and a name, when set,
- * is the path of a module whose `handler` export replaces the built-in one (tests inject failing steps so).
+ * The scan and filter steps (MARMOT_INVOKER). With `lambda` (set by the CDK stack), the names are Lambda
+ * function names (MARMOT_FN_SCAN, MARMOT_FN_FILTER); with `in-process` (the default), the steps run in
+ * the listener's process, and a name, when set, is the path of a module whose `handler` export replaces
+ * the built-in one (tests inject failing steps so).
  */
 export interface FunctionsConfig {
   invoker: 'in-process' | 'lambda';
@@ -121,7 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-/** 35 MiB: what the large providers accept (Gmail and Microsoft 365 take 25 to 35 MB after encoding). */
+/** 35 MiB: room for a 25 MB attachment after base64 (4/3) and the rest of the message. */
 const DEFAULT_SMTP_MAX_MESSAGE_BYTES = 35 * 1024 * 1024;
 const DEFAULT_FUNCTION_TIMEOUT_MS = 30_000;
 
@@ -132,7 +133,7 @@ function proxyProtocolFrom(raw: string | undefined): boolean {
 }
 
 function functionsFrom(env: Env): FunctionsConfig {
-  const invoker = env.MARMOT_INVOKER ?? (env.MARMOT_STORE === 'aws' ? 'lambda' : 'in-process');
+  const invoker = env.MARMOT_INVOKER || 'in-process';
   if (invoker !== 'in-process' && invoker !== 'lambda') {
     throw new ConfigError(`MARMOT_INVOKER must be "in-process" or "lambda", not ${JSON.stringify(invoker)}`);
   }
