@@ -31,8 +31,4 @@ export class ConnectionGate {
     else this.perAddress.set(address, current - 1);
     this.total = Math.max(0, this.total - 1);
   }
-
-  get open(): number {
-    return this.total;
-  }
 }

@@ -65,10 +65,6 @@ export class SmtpSessions {
     this.server = server;
   }
 
-  get activeSessions(): number {
-    return this.states.size;
-  }
-
   onConnect = (session: SMTPServerSession, callback: Callback): void => {
     this.service.relayHosts.contains(session.remoteAddress).then(
       (relayHost) => {
@@ -99,7 +95,7 @@ export class SmtpSessions {
     if (!state) return;
     state.commands++;
     if (state.commands === this.limits.maxCommandsBeforeData + 1) {
-      // After smtp-server has answered the command in hand, so replies stay in order.
+      // On the next turn, so a command answered synchronously gets its reply first; the 421 ends the session.
       setImmediate(() => this.closeWith(connectionId, replies.tooManyCommands()));
     }
   };

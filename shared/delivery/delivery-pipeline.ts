@@ -11,10 +11,11 @@
  * The result says what the sender must be told. The caller answers 250 only for `accepted`, and only
  * after this resolved, so every durable write is done by then.
  *
- * Blobs: the spool blob is the message blob. When nothing ends up referencing it (rejected, failed,
- * or every mailbox already had the message from an earlier attempt), it is deleted here: it was never
- * visible to anyone. Everything else about blob lifetime belongs to the mailbox module and the expire
- * job.
+ * Blobs: the spool blob is the message blob. When certainly nothing references it (rejected, a step
+ * failed, every mailbox was full or already had the message from an earlier attempt: the mailbox module
+ * guarantees those leave no entry), it is deleted here: it was never visible to anyone. After any other
+ * failure it stays (at worst unreferenced, for the expire job). Everything else about blob lifetime
+ * belongs to the mailbox module and the expire job.
  *
  * Trusts: the resolved recipients (the RCPT checks made them); step results only as far as
  * shared/delivery/steps.ts validates them.
@@ -155,8 +156,12 @@ export class DeliveryPipeline {
           if (error instanceof OverQuotaError) {
             full++;
             log.info('mailbox full', { recipient: placement.target.address, resource: error.resource });
+          } else if (error instanceof DeliveryInProgressError) {
+            temporary ??= 'delivery in progress';
           } else {
-            temporary ??= error instanceof DeliveryInProgressError ? 'delivery in progress' : 'store failure';
+            // The append may have written its entry before failing: the blob must stay.
+            unreferenced.delete(blobKey);
+            temporary ??= 'store failure';
             log.error('delivery failed', { recipient: placement.target.address, error });
           }
         }
