@@ -9,8 +9,8 @@
  * SECURITY: the request is validated (shared/delivery/steps.ts); mailbox names from the request are
  * untrusted and go through the mailbox module's name checks, an invalid one meaning INBOX.
  */
+import { anyoneMayPost } from '../../shared/acl/access.ts';
 import type { FilterRequest, FilterResult } from '../../shared/delivery/steps.ts';
-import { ANYONE, grantsRight } from '../../shared/mailbox/acl.ts';
 import { InvalidMailboxNameError, MailboxNotFoundError } from '../../shared/mailbox/errors.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailboxByName } from '../../shared/mailbox/mailboxes.ts';
@@ -28,7 +28,7 @@ async function plusAddressedMailbox(store: MailStore, owner: string, requested: 
   if (requested === undefined) return INBOX;
   try {
     const mailbox = await getMailboxByName(store, owner, requested);
-    return grantsRight(mailbox, ANYONE, 'p') ? mailbox.name : INBOX;
+    return anyoneMayPost(mailbox) ? mailbox.name : INBOX;
   } catch (error) {
     if (error instanceof MailboxNotFoundError || error instanceof InvalidMailboxNameError) return INBOX;
     throw error;

@@ -6,17 +6,14 @@
  * its accounts' mailboxes in the mailbox module without a namespace of their own. Delivery needs the
  * mailbox to exist and to grant `anyone` the `p` right (RFC 4314 §2.1.1).
  */
-import { ANYONE, grantsRight } from '../mailbox/acl.ts';
+import { anyoneMayPost } from '../acl/access.ts';
+import { sharedMailboxOwner } from '../acl/mailbox-paths.ts';
 import { InvalidMailboxNameError, MailboxNotFoundError } from '../mailbox/errors.ts';
 import type { MailStore } from '../mailbox/mail-store.ts';
 import { getMailboxByName } from '../mailbox/mailboxes.ts';
 import { INBOX, normalizeMailboxName } from '../mailbox/names.ts';
 import { getQuotaUsage } from '../mailbox/quota.ts';
 import type { QuotaLimit, QuotaProbe, SharedMailboxDirectory } from './recipient-resolution.ts';
-
-export function sharedMailboxOwner(domain: string): string {
-  return `shared@${domain}`;
-}
 
 export class MailStoreRecipients implements SharedMailboxDirectory, QuotaProbe {
   constructor(private readonly store: MailStore) {}
@@ -27,7 +24,7 @@ export class MailStoreRecipients implements SharedMailboxDirectory, QuotaProbe {
       // Looking INBOX up would create it (it exists for every owner); a shared INBOX is never postable.
       if (normalizeMailboxName(name) === INBOX) return undefined;
       const mailbox = await getMailboxByName(this.store, owner, name);
-      return grantsRight(mailbox, ANYONE, 'p') ? { owner } : undefined;
+      return anyoneMayPost(mailbox) ? { owner } : undefined;
     } catch (error) {
       if (error instanceof MailboxNotFoundError || error instanceof InvalidMailboxNameError) return undefined;
       throw error;

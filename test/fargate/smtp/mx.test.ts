@@ -7,8 +7,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createTransport } from 'nodemailer';
-import { sharedMailboxOwner } from '../../../shared/delivery/shared-mailboxes.ts';
-import { setMailboxRights } from '../../../shared/mailbox/acl.ts';
+import { setMailboxRights, sharedMailboxOwner } from '../../../shared/acl/index.ts';
 import { appendMessage, createMailbox, getMailboxByName, listMessages } from '../../../shared/mailbox/index.ts';
 import { OutboundQueue } from '../../../shared/outbound-queue/outbound-queue.ts';
 import { startTestMailSystem, type TestMailSystem } from '../../support/mail-system.ts';
@@ -79,10 +78,10 @@ describe('MX listener', () => {
     await directory.addAlias('news@example.com', ['bob@example.com', 'dave@remote.example'], { bulk: true });
     const alice = (await directory.getAccount('alice@example.com'))!;
     const open = await createMailbox(mailStore, alice.id, 'lists/rust');
-    await setMailboxRights(mailStore, open.id, 'anyone', 'p');
+    await setMailboxRights(mailStore, open.id, 'anyone', 'p', directory, 'alice@example.com');
     await createMailbox(mailStore, alice.id, 'private');
     const shared = await createMailbox(mailStore, sharedMailboxOwner('example.com'), 'support');
-    await setMailboxRights(mailStore, shared.id, 'anyone', 'lrp');
+    await setMailboxRights(mailStore, shared.id, 'anyone', 'lrp', directory);
     const full = (await directory.getAccount('full@example.com'))!;
     await system.stores.blobs.put('msg/test/filler', Buffer.from('Subject: filler\r\n\r\nx\r\n'));
     await appendMessage(mailStore, await getMailboxByName(mailStore, full.id, 'INBOX'), {

@@ -4,15 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setMailboxRights, sharedMailboxOwner } from '../../../shared/acl/index.ts';
 import {
   MAX_ALIAS_DEPTH,
   type Resolution,
   type ResolutionDependencies,
   resolveRecipient,
 } from '../../../shared/delivery/recipient-resolution.ts';
-import { MailStoreRecipients, sharedMailboxOwner } from '../../../shared/delivery/shared-mailboxes.ts';
+import { MailStoreRecipients } from '../../../shared/delivery/shared-mailboxes.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
-import { setMailboxRights } from '../../../shared/mailbox/acl.ts';
 import { appendMessage, createMailbox, getMailboxByName, openMailStore } from '../../../shared/mailbox/index.ts';
 import { localAdapters, type StoreSet } from '../../support/stores.ts';
 
@@ -57,7 +57,7 @@ describe('recipient resolution', () => {
     }
     const owner = sharedMailboxOwner('example.com');
     const open = await createMailbox(mailStore, owner, 'support');
-    await setMailboxRights(mailStore, open.id, 'anyone', 'p');
+    await setMailboxRights(mailStore, open.id, 'anyone', 'p', directory);
     await createMailbox(mailStore, owner, 'private');
   });
 
