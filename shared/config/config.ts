@@ -41,6 +41,8 @@ export interface Config {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
     certFile?: string;
     keyFile?: string;
+    /** AWS: the Secrets Manager secret holding the certificate, re-read every refreshSeconds. */
+    secret?: { arn: string; region: string; refreshSeconds: number; endpoint?: string };
   };
   /** Days expunged mail and deleted folders are kept before the expire job purges them. */
   retentionDays: number;
@@ -112,7 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
     },
-    tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY },
+    tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY, secret: tlsSecretFrom(env) },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
     logLevel: logLevelFrom(env.MARMOT_LOG_LEVEL),
     proxyProtocol: proxyProtocolFrom(env.MARMOT_PROXY_PROTOCOL),
@@ -166,6 +168,19 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
     dynamodbEndpoint: env.MARMOT_DYNAMODB_ENDPOINT,
     s3Endpoint: env.MARMOT_S3_ENDPOINT,
     s3ForcePathStyle: env.MARMOT_S3_ENDPOINT !== undefined,
+  };
+}
+
+function tlsSecretFrom(env: Env): Config['tls']['secret'] {
+  const arn = env.MARMOT_TLS_SECRET_ARN;
+  if (!arn) return undefined;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) throw new ConfigError('MARMOT_TLS_SECRET_ARN needs AWS_REGION');
+  return {
+    arn,
+    region,
+    refreshSeconds: intFrom(env, 'MARMOT_TLS_REFRESH_SECONDS', 300, 1, 86_400),
+    endpoint: env.MARMOT_SECRETSMANAGER_ENDPOINT,
   };
 }
 
