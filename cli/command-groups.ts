@@ -4,6 +4,7 @@
  */
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAliasCommands } from './commands/alias.ts';
+import { registerDkimCommands } from './commands/dkim.ts';
 import { registerDomainCommands } from './commands/domain.ts';
 import { registerRelayCommands } from './commands/relay.ts';
 import type { CommandGroup } from './context.ts';
@@ -13,4 +14,5 @@ export const commandGroups: CommandGroup[] = [
   registerAccountCommands,
   registerAliasCommands,
   registerRelayCommands,
+  registerDkimCommands,
 ];

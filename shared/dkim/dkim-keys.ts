@@ -34,6 +34,7 @@ import {
   DkimKeyNotFoundError,
   DkimKeyUnusableError,
   DkimRotationPendingError,
+  DkimStateError,
 } from './errors.ts';
 import {
   DEFAULT_DKIM_ALGORITHM,
@@ -220,7 +221,7 @@ export class DkimKeys {
     const now = options.now ?? new Date();
     const existing = await readDomainKeys(this.metadata, domain);
     if (existing.length >= MAX_KEYS_PER_DOMAIN) {
-      throw new RangeError(`${domain} already has ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete retired ones first`);
+      throw new DkimStateError(`${domain} already has ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete retired ones first`);
     }
     const selector =
       options.selector !== undefined

@@ -17,8 +17,10 @@ const LOOKUP_TRIES = 2;
 /** A name with more TXT records than this is not a DKIM key record we would publish. */
 const MAX_TXT_RECORDS = 16;
 
-export function systemTxtResolver(): TxtResolver {
+/** node:dns, through the given servers (`host[:port]`) or the system's. */
+export function systemTxtResolver(servers?: string[]): TxtResolver {
   const resolver = new dns.Resolver({ timeout: LOOKUP_TIMEOUT_MS, tries: LOOKUP_TRIES });
+  if (servers?.length) resolver.setServers(servers);
   return (name) => resolver.resolveTxt(name);
 }
 

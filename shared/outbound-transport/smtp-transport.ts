@@ -69,8 +69,10 @@ export interface DirectMxOptions {
   tls?: SmtpTlsMode;
 }
 
-export function systemMxResolver(): MxResolver {
+/** node:dns, through the given servers (`host[:port]`) or the system's. */
+export function systemMxResolver(servers?: string[]): MxResolver {
   const resolver = new dns.Resolver({ timeout: DNS_TIMEOUT_MS, tries: DNS_TRIES });
+  if (servers?.length) resolver.setServers(servers);
   return (domain) => resolver.resolveMx(domain);
 }
 
