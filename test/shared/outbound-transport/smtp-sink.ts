@@ -26,8 +26,8 @@ export interface SinkScript {
 export interface SmtpSink {
   port: number;
   received: ReceivedMessage[];
-  /** Transactions that reached the end of DATA, accepted or not. */
-  dataAttempts: number;
+  /** Every transaction that reached the end of DATA, accepted or not. */
+  dataAttempts: ReceivedMessage[];
   script: SinkScript;
   /** Resolves when `count` messages have been accepted. */
   waitForMessages(count: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
@@ -51,7 +51,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   const sink: SmtpSink = {
     port: 0,
     received,
-    dataAttempts: 0,
+    dataAttempts: [],
     script: {},
     waitForMessages(count, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
@@ -65,7 +65,10 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
           () => reject(new Error(`the sink got ${received.length} of ${count} messages`)),
           timeoutMs,
         );
-        if (!check()) waiters.push(() => void check());
+        const waiter = () => {
+          if (!check()) waiters.push(waiter);
+        };
+        waiter();
       });
     },
     close: async () => {},
@@ -101,7 +104,6 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        sink.dataAttempts++;
         const message: ReceivedMessage = {
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           recipients: session.envelope.rcptTo.map((rcpt) => rcpt.address),
@@ -109,6 +111,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
           secure: session.secure,
           ...(typeof session.user === 'string' ? { user: session.user } : {}),
         };
+        sink.dataAttempts.push(message);
         const reply = sink.script.data?.(message);
         if (reply === undefined || reply === 'accept') {
           received.push(message);
