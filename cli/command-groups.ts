@@ -6,6 +6,7 @@ import { registerAccountCommands } from './commands/account.ts';
 import { registerAliasCommands } from './commands/alias.ts';
 import { registerDkimCommands } from './commands/dkim.ts';
 import { registerDomainCommands } from './commands/domain.ts';
+import { registerQueueCommands } from './commands/queue.ts';
 import { registerRelayCommands } from './commands/relay.ts';
 import type { CommandGroup } from './context.ts';
 
@@ -15,4 +16,5 @@ export const commandGroups: CommandGroup[] = [
   registerAliasCommands,
   registerRelayCommands,
   registerDkimCommands,
+  registerQueueCommands,
 ];
