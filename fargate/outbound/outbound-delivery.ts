@@ -58,6 +58,7 @@ export async function startOutboundDelivery(
     metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: MetricService.Outbound }),
     settings: {
       hostname: config.hostname,
+      signTimeoutMs: config.functions.timeoutMs,
       lifetimeMs: config.outbound.lifetimeMs,
       retryMinMs: config.outbound.retryMinMs,
       retryMaxMs: config.outbound.retryMaxMs,

@@ -1,7 +1,8 @@
 /**
  * The outbound queue: messages accepted for remote recipients (from submission, from relay hosts, and
- * alias targets outside our domains), held durably in the store ports until the outbound transport
- * (a later issue: DKIM signing, delivery with retries, DSNs) takes them.
+ * alias targets outside our domains), held durably in the store ports until the outbound worker
+ * (shared/outbound/outbound-worker.ts: DKIM signing, delivery with retries, DSNs) has dealt with every
+ * recipient.
  *
  * Layout: metadata pk `outbound`, sk `msg#<id>` holds the envelope and delivery state; blob
  * `outbound/<id>` holds the message exactly as it will be sent (our Received: on top, no Return-Path:,

@@ -35,8 +35,6 @@ import { BlobNotFoundError } from '../store/errors.ts';
 import { composeDsn, type DsnAction, type DsnRecipient } from './delivery-status-notification.ts';
 import type { DsnDestination, DsnLetter } from './dsn-delivery.ts';
 
-/** How long the worker waits for the dkim-sign step. */
-export const DKIM_SIGN_TIMEOUT_MS = 30_000;
 /** Backoff is spread by ±10% so entries that failed together do not retry together. */
 const RETRY_JITTER = 0.1;
 /** Queue depth and age are reported at most this often. */
@@ -50,6 +48,8 @@ const MAX_FROM_SEARCH_BYTES = 64 * 1024;
 
 export interface OutboundWorkerSettings {
   hostname: string;
+  /** How long the worker waits for the dkim-sign step. */
+  signTimeoutMs: number;
   lifetimeMs: number;
   retryMinMs: number;
   retryMaxMs: number;
@@ -283,7 +283,7 @@ export class OutboundWorker {
         await this.deps.invoker.invoke(
           DKIM_SIGN_FUNCTION,
           { blobKey: message.blobKey, domain },
-          { timeoutMs: DKIM_SIGN_TIMEOUT_MS },
+          { timeoutMs: this.deps.settings.signTimeoutMs },
         ),
       );
       if (result.signed) return { header: result.header };

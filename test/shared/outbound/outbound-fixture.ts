@@ -30,6 +30,7 @@ export const HOSTNAME = 'mx.test.example';
 
 export const FAST_SETTINGS: OutboundWorkerSettings = {
   hostname: HOSTNAME,
+  signTimeoutMs: 5_000,
   lifetimeMs: 60_000,
   retryMinMs: 30,
   retryMaxMs: 200,
