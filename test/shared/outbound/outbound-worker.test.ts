@@ -118,8 +118,8 @@ describe('outbound worker (local stores)', () => {
     fixture.sink.script.data = () => (refusals-- > 0 ? { code: 451, message: '4.3.0 try again later' } : 'accept');
     const body = message('sender@example.org', 'bob@remote.example', 'retried');
     const id = await fixture.enqueue('sender@example.org', ['bob@remote.example'], body);
-    const worker = fixture.worker({ retryMinMs: 150, retryMaxMs: 300 });
-    assert.equal(await worker.runOnce(), 1);
+    const patient = fixture.worker({ retryMinMs: 1000, retryMaxMs: 1000 });
+    assert.equal(await patient.runOnce(), 1);
     const afterFirst = await fixture.queue.get(id);
     assert.equal(afterFirst?.state, 'queued');
     assert.equal(afterFirst?.attempts, 1);
@@ -127,10 +127,10 @@ describe('outbound worker (local stores)', () => {
       afterFirst?.recipientStates.map((s) => [s.status, s.enhancedStatus]),
       [['pending', '4.3.0']],
     );
-    assert.ok(afterFirst!.nextAttemptAt.getTime() - afterFirst!.lastAttemptAt!.getTime() >= 135, 'backed off');
-    assert.equal(await worker.runOnce(), 0, 'not due yet');
+    assert.ok(afterFirst!.nextAttemptAt.getTime() - afterFirst!.lastAttemptAt!.getTime() >= 900, 'backed off');
+    assert.equal(await patient.runOnce(), 0, 'not due yet');
 
-    worker.start();
+    fixture.worker().start();
     await fixture.sink.waitForMessages(1);
     await eventually('the entry to go', async () => (await fixture.queue.get(id)) === undefined);
     assert.equal(fixture.sink.dataAttempts.length, 3);
@@ -182,7 +182,7 @@ describe('outbound worker (local stores)', () => {
       ['slow@remote.example'],
       message('sender@ed.example', 'slow@remote.example', 'never arrives'),
     );
-    const worker = fixture.worker({ lifetimeMs: 400, delayWarningMs: 100 });
+    const worker = fixture.worker({ lifetimeMs: 1500, delayWarningMs: 400 });
     worker.start();
     await eventually('the entry to expire', async () => (await fixture.queue.get(id)) === undefined);
     await worker.stop();
