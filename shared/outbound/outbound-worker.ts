@@ -227,7 +227,7 @@ export class OutboundWorker {
           ...state,
           status: 'failed',
           enhancedStatus: '4.4.7',
-          reply: `gave up after ${message.attempts} attempt(s) over ${Math.round(settings.lifetimeMs / 3_600_000)} h: ${state.reply ?? 'no answer'}`,
+          reply: `gave up after ${message.attempts} attempt(s) in ${describeDuration(settings.lifetimeMs)}: ${state.reply ?? 'no answer'}`,
           at: attemptAt,
         };
       });
@@ -374,6 +374,19 @@ export class OutboundWorker {
   private publishMetrics(): void {
     if (this.deps.metrics?.hasStoredMetrics()) this.deps.metrics.publishStoredMetrics();
   }
+}
+
+/** `5 days`, `3 hours`, `20 minutes`, `2 seconds`: for the operator and the DSN. */
+function describeDuration(ms: number): string {
+  const units: [string, number][] = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+  ];
+  for (const [name, size] of units) {
+    if (ms >= 2 * size) return `${Math.round(ms / size)} ${name}s`;
+  }
+  return `${Math.round(ms / 1000)} seconds`;
 }
 
 function mergeOutcomes(states: RecipientState[], outcomes: RecipientOutcome[], at: Date): RecipientState[] {

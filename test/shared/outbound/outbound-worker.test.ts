@@ -196,7 +196,10 @@ describe('outbound worker (local stores)', () => {
       ],
     );
     assert.ok(reports[0]!.recipients[0]!['Will-Retry-Until']);
-    assert.match(reports[1]!.recipients[0]!['Diagnostic-Code']!, /^X-Marmot; gave up after \d+ attempt\(s\)/);
+    assert.match(
+      reports[1]!.recipients[0]!['Diagnostic-Code']!,
+      /^X-Marmot; gave up after \d+ attempt\(s\) in 2 seconds: 421 4\.7\.0 overloaded$/,
+    );
   });
 
   test('a remote sender (relay client) gets its DSN through the queue, with the null sender; no DSN about it', async () => {
