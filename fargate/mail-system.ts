@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log/logger.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
+import { type RunningOutboundDelivery, startOutboundDelivery } from './outbound/outbound-delivery.ts';
 import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
 import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
@@ -29,8 +30,10 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
   const listeners: RunningListener[] = [];
   let stores: Stores | undefined;
   let tls: CertificateSource | undefined;
+  let outbound: RunningOutboundDelivery | undefined;
   const stop = async () => {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await outbound?.stop();
     tls?.close();
     await stores?.close();
     await lock?.release();
@@ -40,6 +43,7 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
     tls = await openCertificateSource(config, logger);
     const context: ListenerContext = { config, logger, stores, tls };
     for (const start of LISTENERS) listeners.push(await start(context));
+    outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
   } catch (error) {
     await stop();
     throw error;
