@@ -5,9 +5,11 @@
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAclCommands } from './commands/acl.ts';
 import { registerAliasCommands } from './commands/alias.ts';
+import { registerDkimCommands } from './commands/dkim.ts';
 import { registerDomainCommands } from './commands/domain.ts';
 import { registerExpireCommand } from './commands/expire.ts';
 import { registerMailboxCommands } from './commands/mailbox.ts';
+import { registerQueueCommands } from './commands/queue.ts';
 import { registerQuotaCommands } from './commands/quota.ts';
 import { registerRelayCommands } from './commands/relay.ts';
 import { registerUndeleteCommand } from './commands/undelete.ts';
@@ -19,6 +21,8 @@ export const commandGroups: CommandGroup[] = [
   registerAccountCommands,
   registerAliasCommands,
   registerRelayCommands,
+  registerDkimCommands,
+  registerQueueCommands,
   registerMailboxCommands,
   registerAclCommands,
   registerQuotaCommands,

@@ -12,7 +12,13 @@ import { AclError } from '../shared/acl/errors.ts';
 import { InvalidAddressError } from '../shared/address/address.ts';
 import { ConfigError } from '../shared/config/config.ts';
 import { DirectoryInputError, DirectoryStateError } from '../shared/directory/errors.ts';
+import { DkimInputError, DkimStateError } from '../shared/dkim/errors.ts';
 import { MailboxError } from '../shared/mailbox/errors.ts';
+import {
+  InvalidQueueIdError,
+  QueueEntryBusyError,
+  QueueEntryNotFoundError,
+} from '../shared/outbound-queue/outbound-queue.ts';
 import { InvalidQuotaError, QuotaRootNotFoundError } from '../shared/quota/quota-roots.ts';
 
 export const EXIT_OK = 0;
@@ -33,6 +39,9 @@ export class OperationalError extends Error {
 function isExpectedFailure(error: unknown): error is Error {
   return (
     error instanceof DirectoryStateError ||
+    error instanceof DkimStateError ||
+    error instanceof QueueEntryNotFoundError ||
+    error instanceof QueueEntryBusyError ||
     error instanceof MailboxError ||
     error instanceof AclError ||
     error instanceof QuotaRootNotFoundError ||
@@ -46,6 +55,8 @@ export function exitCodeFor(error: unknown): number {
     error instanceof UsageError ||
     error instanceof InvalidAddressError ||
     error instanceof DirectoryInputError ||
+    error instanceof DkimInputError ||
+    error instanceof InvalidQueueIdError ||
     error instanceof ConfigError ||
     error instanceof InvalidQuotaError ||
     (error instanceof AclError && error.isInputError) ||

@@ -2,7 +2,7 @@
 import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/log/logger.ts';
 import type { Stores } from '../shared/store/open-stores.ts';
-import type { CertificatePair } from './tls/local-certificate.ts';
+import type { CertificateSource } from './tls/certificate-source.ts';
 
 export interface RunningListener {
   name: string;
@@ -17,7 +17,8 @@ export interface ListenerContext {
   config: Config;
   logger: Logger;
   stores: Stores;
-  tls: CertificatePair;
+  /** Read at each use: a rotated certificate shows up here (and through onChange) without a restart. */
+  tls: CertificateSource;
 }
 
 export type StartListener = (context: ListenerContext) => Promise<RunningListener>;

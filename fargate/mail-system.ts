@@ -10,8 +10,9 @@ import type { Logger } from '../shared/log/logger.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
+import { type RunningOutboundDelivery, startOutboundDelivery } from './outbound/outbound-delivery.ts';
 import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
-import { loadLocalCertificate } from './tls/local-certificate.ts';
+import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
 /** The listeners this build has, in start order. */
 const LISTENERS: StartListener[] = [startSmtpListener, startSubmissionListener, startSubmissionTlsListener];
@@ -29,24 +30,23 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
   const lock: DataDirLock | undefined = config.store.kind === 'local' ? await lockDataDir(config.dataDir) : undefined;
   const listeners: RunningListener[] = [];
   let stores: Stores | undefined;
+  let tls: CertificateSource | undefined;
+  let outbound: RunningOutboundDelivery | undefined;
   let expireTimer: ExpireTimer | undefined;
   const stop = async () => {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await outbound?.stop();
     await expireTimer?.stop();
+    tls?.close();
     await stores?.close();
     await lock?.release();
   };
   try {
     stores = await openStores(config.store);
-    const tls = await loadLocalCertificate({
-      dataDir: config.dataDir,
-      hostname: config.hostname,
-      certFile: config.tls.certFile,
-      keyFile: config.tls.keyFile,
-    });
-    if (tls.selfSigned) logger.warn('using a self-signed TLS certificate', { dataDir: config.dataDir });
+    tls = await openCertificateSource(config, logger);
     const context: ListenerContext = { config, logger, stores, tls };
     for (const start of LISTENERS) listeners.push(await start(context));
+    outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
     // On AWS the scheduled Lambda runs the expire job; locally this process does, nightly.
     if (config.store.kind === 'local') expireTimer = startExpireTimer(stores, config, logger);
   } catch (error) {
