@@ -1,0 +1,144 @@
+/**
+ * What one session knows of its selected mailbox: the UIDs it has announced, in order, so that message
+ * sequence number n is the n-th of them (RFC 9051 §2.3.1.2). Sequence numbers only change when the
+ * session tells its client (EXISTS for new messages, EXPUNGE/VANISHED for removed ones), so this view
+ * moves only when the session sends those responses.
+ *
+ * Kept as a growable Uint32Array (4 bytes per message: idle sessions on big mailboxes stay small),
+ * searched by binary search.
+ */
+import type { SequenceSet } from './protocol/command-types.ts';
+
+export class SavedSearchMissingError extends Error {
+  override name = 'SavedSearchMissingError';
+}
+
+export class MessageView {
+  private uids: Uint32Array;
+  private length: number;
+
+  constructor(uids: readonly number[] = []) {
+    this.uids = Uint32Array.from(uids);
+    this.length = uids.length;
+  }
+
+  get count(): number {
+    return this.length;
+  }
+
+  /** UIDs in sequence order (a copy). */
+  get allUids(): number[] {
+    return Array.from(this.uids.subarray(0, this.length));
+  }
+
+  get highestUid(): number {
+    return this.length === 0 ? 0 : this.uids[this.length - 1]!;
+  }
+
+  uidAt(sequence: number): number | undefined {
+    return sequence >= 1 && sequence <= this.length ? this.uids[sequence - 1] : undefined;
+  }
+
+  /** The sequence number of a UID, or undefined if the session does not know it. */
+  sequenceOf(uid: number): number | undefined {
+    const index = this.indexOf(uid);
+    return index === undefined ? undefined : index + 1;
+  }
+
+  has(uid: number): boolean {
+    return this.indexOf(uid) !== undefined;
+  }
+
+  /** Appends UIDs announced by a new EXISTS; ones not above every known UID are ignored. */
+  append(uids: readonly number[]): void {
+    for (const uid of uids) {
+      if (uid <= this.highestUid) continue;
+      if (this.length === this.uids.length) {
+        const grown = new Uint32Array(Math.max(16, this.uids.length * 2));
+        grown.set(this.uids);
+        this.uids = grown;
+      }
+      this.uids[this.length++] = uid;
+    }
+  }
+
+  /** Removes one UID (announced by EXPUNGE); returns the sequence number it had. */
+  remove(uid: number): number | undefined {
+    const index = this.indexOf(uid);
+    if (index === undefined) return undefined;
+    this.uids.copyWithin(index, index + 1, this.length);
+    this.length--;
+    return index + 1;
+  }
+
+  /** Removes several UIDs at once (VANISHED), keeping the order. */
+  removeAll(uids: ReadonlySet<number>): void {
+    if (uids.size === 0) return;
+    let kept = 0;
+    for (let index = 0; index < this.length; index++) {
+      const uid = this.uids[index]!;
+      if (!uids.has(uid)) this.uids[kept++] = uid;
+    }
+    this.length = kept;
+  }
+
+  /**
+   * The UIDs a sequence set names, in ascending order, without duplicates. `uid` says whether the set is
+   * of UIDs (UID commands) or sequence numbers; `saved` is the SEARCHRES result for `$` (RFC 5182).
+   * Numbers that name no message are left out (RFC 9051 §6.4.8: UID ranges need not exist).
+   */
+  resolve(set: SequenceSet, uid: boolean, saved?: readonly number[]): number[] {
+    if (set.kind === 'saved') {
+      if (!saved) throw new SavedSearchMissingError('no saved search result');
+      return saved.filter((candidate) => this.has(candidate));
+    }
+    if (this.length === 0) return [];
+    const picked = new Set<number>();
+    for (const range of set.ranges) {
+      if (uid) {
+        const star = this.highestUid;
+        const a = range.start === '*' ? star : range.start;
+        const b = range.end === '*' ? star : range.end;
+        const high = Math.max(a, b);
+        for (let index = this.lowerBound(Math.min(a, b)); index < this.length && this.uids[index]! <= high; index++) {
+          picked.add(this.uids[index]!);
+        }
+      } else {
+        const a = range.start === '*' ? this.length : range.start;
+        const b = range.end === '*' ? this.length : range.end;
+        const high = Math.min(this.length, Math.max(a, b));
+        for (let sequence = Math.max(1, Math.min(a, b)); sequence <= high; sequence++) {
+          picked.add(this.uids[sequence - 1]!);
+        }
+      }
+    }
+    return [...picked].sort((x, y) => x - y);
+  }
+
+  /**
+   * True when every number of a sequence-number set names a message: RFC 9051 §6.4.5 asks for BAD
+   * when a client names a sequence number the mailbox does not have.
+   */
+  sequenceSetInRange(set: SequenceSet): boolean {
+    if (set.kind === 'saved') return true;
+    const inRange = (value: number | '*') => value === '*' || (value >= 1 && value <= this.length);
+    return set.ranges.every((range) => inRange(range.start) && inRange(range.end));
+  }
+
+  private indexOf(uid: number): number | undefined {
+    const index = this.lowerBound(uid);
+    return index < this.length && this.uids[index] === uid ? index : undefined;
+  }
+
+  /** The first index whose UID is >= uid. */
+  private lowerBound(uid: number): number {
+    let low = 0;
+    let high = this.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.uids[middle]! < uid) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
