@@ -8,11 +8,12 @@ import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/log/logger.ts';
 import { openStores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { startImapListener, startImapsListener } from './imap/imap-listener.ts';
 import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
 import { loadLocalCertificate } from './tls/local-certificate.ts';
 
 /** The listeners this build has, in start order. */
-const LISTENERS: StartListener[] = [];
+const LISTENERS: StartListener[] = [startImapListener, startImapsListener];
 
 export interface MailSystem {
   listeners: RunningListener[];

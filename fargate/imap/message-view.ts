@@ -142,3 +142,17 @@ export class MessageView {
     return low;
   }
 }
+
+/**
+ * The numbers of a UID set up to `highest` (which `*` stands for), whether or not the mailbox has
+ * them: QRESYNC's known-uids name UIDs that may be gone (RFC 7162 §3.2.5).
+ */
+export function* uidsInSet(set: SequenceSet, highest: number): Generator<number> {
+  if (set.kind === 'saved') return;
+  for (const range of set.ranges) {
+    const a = range.start === '*' ? highest : range.start;
+    const b = range.end === '*' ? highest : range.end;
+    const top = Math.min(Math.max(a, b), highest);
+    for (let uid = Math.min(a, b); uid <= top; uid++) yield uid;
+  }
+}

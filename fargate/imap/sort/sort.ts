@@ -49,7 +49,10 @@ const EXTRACTORS: Record<SortKey, Extractor> = {
 };
 
 /** The messages in the order the criteria give. */
-export function sortMessages(messages: readonly SortableMessage[], criteria: readonly SortCriterion[]): SortableMessage[] {
+export function sortMessages(
+  messages: readonly SortableMessage[],
+  criteria: readonly SortCriterion[],
+): SortableMessage[] {
   // Extract each key once per message rather than once per comparison.
   const rows = messages.map((message) => ({ message, keys: criteria.map(({ key }) => EXTRACTORS[key](message)) }));
   rows.sort((a, b) => {

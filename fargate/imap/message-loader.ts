@@ -1,0 +1,89 @@
+/**
+ * Reads index entries (state and details) for a set of UIDs of the selected mailbox with range queries:
+ * UIDs next to each other in the session's view are read as one UID range, so FETCH 1:* over a big
+ * mailbox is a few paged queries rather than one read per message.
+ */
+import type { MailStore } from '../../shared/mailbox/mail-store.ts';
+import type { MessageDetails, MessageState } from '../../shared/mailbox/message-record.ts';
+import { listMessageDetails, listMessages, MAX_LIST_LIMIT } from '../../shared/mailbox/messages.ts';
+import type { BodyPart, Envelope } from '../../shared/mime/structure-types.ts';
+import type { MessageView } from './message-view.ts';
+
+/** Runs of UIDs that are adjacent in the view: each is one UID range in the store. */
+export function adjacentRuns(view: MessageView, uids: readonly number[]): number[][] {
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let previous = -2;
+  for (const uid of uids) {
+    const sequence = view.sequenceOf(uid) ?? -2;
+    if (run.length > 0 && sequence !== previous + 1) {
+      runs.push(run);
+      run = [];
+    }
+    run.push(uid);
+    previous = sequence;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/** State items of these UIDs (expunged ones included: the session may not have announced them yet). */
+export async function loadStates(
+  mail: MailStore,
+  mailboxId: string,
+  view: MessageView,
+  uids: readonly number[],
+): Promise<Map<number, MessageState>> {
+  const wanted = new Set(uids);
+  const states = new Map<number, MessageState>();
+  for (const run of adjacentRuns(view, uids)) {
+    let after: number | undefined;
+    for (;;) {
+      const page = await listMessages(mail, mailboxId, {
+        fromUid: run[0]!,
+        toUid: run.at(-1)!,
+        includeExpunged: true,
+        limit: MAX_LIST_LIMIT,
+        ...(after !== undefined ? { after } : {}),
+      });
+      for (const state of page.messages) if (wanted.has(state.uid)) states.set(state.uid, state);
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+  }
+  return states;
+}
+
+/** Detail items of these UIDs. */
+export async function loadDetails(
+  mail: MailStore,
+  mailboxId: string,
+  view: MessageView,
+  uids: readonly number[],
+): Promise<Map<number, MessageDetails>> {
+  const wanted = new Set(uids);
+  const details = new Map<number, MessageDetails>();
+  for (const run of adjacentRuns(view, uids)) {
+    let after: number | undefined;
+    for (;;) {
+      const page = await listMessageDetails(mail, mailboxId, {
+        fromUid: run[0]!,
+        toUid: run.at(-1)!,
+        limit: MAX_LIST_LIMIT,
+        ...(after !== undefined ? { after } : {}),
+      });
+      for (const detail of page.messages) if (wanted.has(detail.uid)) details.set(detail.uid, detail);
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+  }
+  return details;
+}
+
+/**
+ * The envelope and body structure as the MIME module computed them at delivery or APPEND. The index
+ * stores them as opaque JSON; every writer stores shared/mime's shapes.
+ */
+export function structureOf(details: MessageDetails): { envelope: Envelope; body: BodyPart } {
+  return { envelope: details.envelope as unknown as Envelope, body: details.bodyStructure as unknown as BodyPart };
+}
