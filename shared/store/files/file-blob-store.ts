@@ -70,7 +70,7 @@ export class FileBlobStore implements BlobStore {
       return Readable.from([]);
     }
     const end = range?.length === undefined ? undefined : start + range.length - 1;
-    return createReadStream('', { fd: handle.fd, start, end, autoClose: true });
+    return createReadStream('', { fd: handle, start, end, autoClose: true });
   }
 
   async read(key: string, range?: ByteRange): Promise<Buffer> {
