@@ -6,7 +6,7 @@
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import type { MessageDetails, MessageState } from '../../shared/mailbox/message-record.ts';
 import { listMessageDetails, listMessages, MAX_LIST_LIMIT } from '../../shared/mailbox/messages.ts';
-import type { BodyPart, Envelope } from '../../shared/mime/structure-types.ts';
+import type { BodyPart, Envelope, MessageStructure } from '../../shared/mime/structure-types.ts';
 import type { MessageView } from './message-view.ts';
 
 /** Runs of UIDs that are adjacent in the view: each is one UID range in the store. */
@@ -86,4 +86,12 @@ export async function loadDetails(
  */
 export function structureOf(details: MessageDetails): { envelope: Envelope; body: BodyPart } {
   return { envelope: details.envelope as unknown as Envelope, body: details.bodyStructure as unknown as BodyPart };
+}
+
+/**
+ * The stored structure in the shape protocol/body-section.ts takes. It reads only `size` and `body`;
+ * the index does not keep the MIME module's search fields in that shape, so they are left out.
+ */
+export function sectionStructureOf(details: MessageDetails, size: number): MessageStructure {
+  return { ...structureOf(details), size } as unknown as MessageStructure;
 }

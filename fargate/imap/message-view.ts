@@ -8,6 +8,7 @@
  * searched by binary search.
  */
 import type { SequenceSet } from './protocol/command-types.ts';
+import { resolveSequenceSet } from './protocol/sequence-set.ts';
 
 export class SavedSearchMissingError extends Error {
   override name = 'SavedSearchMissingError';
@@ -92,27 +93,21 @@ export class MessageView {
       if (!saved) throw new SavedSearchMissingError('no saved search result');
       return saved.filter((candidate) => this.has(candidate));
     }
-    if (this.length === 0) return [];
-    const picked = new Set<number>();
-    for (const range of set.ranges) {
-      if (uid) {
-        const star = this.highestUid;
-        const a = range.start === '*' ? star : range.start;
-        const b = range.end === '*' ? star : range.end;
-        const high = Math.max(a, b);
-        for (let index = this.lowerBound(Math.min(a, b)); index < this.length && this.uids[index]! <= high; index++) {
-          picked.add(this.uids[index]!);
+    const picked: number[] = [];
+    if (uid) {
+      for (const [first, last] of resolveSequenceSet(set, this.highestUid)) {
+        for (let index = this.lowerBound(first); index < this.length && this.uids[index]! <= last; index++) {
+          picked.push(this.uids[index]!);
         }
-      } else {
-        const a = range.start === '*' ? this.length : range.start;
-        const b = range.end === '*' ? this.length : range.end;
-        const high = Math.min(this.length, Math.max(a, b));
-        for (let sequence = Math.max(1, Math.min(a, b)); sequence <= high; sequence++) {
-          picked.add(this.uids[sequence - 1]!);
+      }
+    } else {
+      for (const [first, last] of resolveSequenceSet(set, this.length)) {
+        for (let sequence = first; sequence <= Math.min(last, this.length); sequence++) {
+          picked.push(this.uids[sequence - 1]!);
         }
       }
     }
-    return [...picked].sort((x, y) => x - y);
+    return picked;
   }
 
   /**
@@ -149,10 +144,7 @@ export class MessageView {
  */
 export function* uidsInSet(set: SequenceSet, highest: number): Generator<number> {
   if (set.kind === 'saved') return;
-  for (const range of set.ranges) {
-    const a = range.start === '*' ? highest : range.start;
-    const b = range.end === '*' ? highest : range.end;
-    const top = Math.min(Math.max(a, b), highest);
-    for (let uid = Math.min(a, b); uid <= top; uid++) yield uid;
+  for (const [first, last] of resolveSequenceSet(set, highest)) {
+    for (let uid = first; uid <= Math.min(last, highest); uid++) yield uid;
   }
 }

@@ -310,7 +310,12 @@ export class ImapSession {
   }
 
   private answerParseError(error: ImapParseError): void {
-    const code: ResponseCode | undefined = error.code ? { name: error.code } : undefined;
+    // RFC 9051 §7.1: BADCHARSET lists the charsets SEARCH accepts.
+    const code: ResponseCode | undefined = !error.code
+      ? undefined
+      : error.code === 'BADCHARSET'
+        ? { name: error.code, args: [[token('UTF-8'), token('US-ASCII')]] }
+        : { name: error.code };
     if (error.tag !== undefined) this.send(taggedResponse(error.tag, error.status, error.message, code));
     else this.send(untaggedStatus('BAD', error.message, code));
     if (error.fatal) {

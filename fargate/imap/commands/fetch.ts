@@ -9,13 +9,15 @@
  */
 import type { MessageDetails, MessageState } from '../../../shared/mailbox/message-record.ts';
 import { updateFlags } from '../../../shared/mailbox/messages.ts';
+import type { MessageStructure } from '../../../shared/mime/structure-types.ts';
+import { decodeTransferEncoding } from '../../../shared/mime/transfer-encoding.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
-import { filterHeaderFields, findPart, locateSection, partialSpan } from '../fetch/body-sections.ts';
 import { INDEX_PAGE_SIZE, OUTPUT_FLUSH_BYTES } from '../limits.ts';
-import { loadDetails, loadStates, structureOf } from '../message-loader.ts';
-import type { FetchItem, SequenceSet } from '../protocol/command-types.ts';
+import { loadDetails, loadStates, sectionStructureOf } from '../message-loader.ts';
+import { binaryPart, bodySectionRange, filterHeaderFields } from '../protocol/body-section.ts';
+import type { FetchItem, PartialRange, SequenceSet } from '../protocol/command-types.ts';
 import { type FetchAttribute, fetchResponse, vanishedResponse } from '../protocol/response-writer.ts';
-import { decodeTransfer } from '../search/message-text.ts';
+import { rangesContain, resolveSequenceSet } from '../protocol/sequence-set.ts';
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
 
@@ -105,14 +107,8 @@ async function sendVanished(
 ): Promise<void> {
   if (set.kind === 'saved') return;
   const changes = await selected.readChanges(changedSince);
-  const inSet = (uid: number) =>
-    set.ranges.some((range) => {
-      const star = selected.uidNext - 1;
-      const a = range.start === '*' ? star : range.start;
-      const b = range.end === '*' ? star : range.end;
-      return uid >= Math.min(a, b) && uid <= Math.max(a, b);
-    });
-  const vanished = changes.vanished.filter(inSet);
+  const ranges = resolveSequenceSet(set, selected.uidNext - 1);
+  const vanished = changes.vanished.filter((uid) => rangesContain(ranges, uid));
   if (vanished.length > 0) session.send(vanishedResponse(vanished, true));
 }
 
@@ -146,7 +142,7 @@ async function fetchAttributes(
   details: MessageDetails | undefined,
 ): Promise<FetchAttribute[]> {
   const attributes: FetchAttribute[] = [];
-  const structure = details ? structureOf(details) : undefined;
+  const structure = details ? sectionStructureOf(details, state.size) : undefined;
   const blobs = session.server.blobs;
   const readSpan = (offset: number, length: number) =>
     length <= 0 ? Promise.resolve(Buffer.alloc(0)) : blobs.read(state.blobKey, { offset, length });
@@ -189,19 +185,21 @@ async function fetchAttributes(
         break;
       }
       case 'BODY[]': {
-        const location = structure
-          ? locateSection(structure.body, item.section, state.size)
-          : ({ kind: 'bytes', span: { offset: 0, length: state.size } } as const);
+        const range = structure ? bodySectionRange(structure, item.section) : { start: 0, end: state.size };
         let data: Buffer;
-        if (location.kind === 'missing') data = Buffer.alloc(0);
-        else if (location.kind === 'header-fields') {
-          const header = await readSpan(location.span.offset, location.span.length);
-          const filtered = filterHeaderFields(header, location.fields, location.exclude);
+        if (!range) data = Buffer.alloc(0);
+        else if (item.section.text === 'HEADER.FIELDS' || item.section.text === 'HEADER.FIELDS.NOT') {
+          const header = await readSpan(range.start, range.end - range.start);
+          const filtered = filterHeaderFields(
+            header,
+            item.section.fields ?? [],
+            item.section.text === 'HEADER.FIELDS.NOT',
+          );
           const part = partialSpan(filtered.length, item.partial);
           data = filtered.subarray(part.offset, part.offset + part.length);
         } else {
-          const part = partialSpan(location.span.length, item.partial);
-          data = await readSpan(location.span.offset + part.offset, part.length);
+          const part = partialSpan(range.end - range.start, item.partial);
+          data = await readSpan(range.start + part.offset, part.length);
         }
         attributes.push({
           kind: 'BODY[]',
@@ -213,7 +211,7 @@ async function fetchAttributes(
       }
       case 'BINARY[]':
       case 'BINARY.SIZE': {
-        const decoded = structure ? await decodedPart(structure.body, item.part, readSpan) : undefined;
+        const decoded = structure ? await decodedPart(structure, item.part, readSpan) : undefined;
         if (item.kind === 'BINARY.SIZE') {
           attributes.push({ kind: 'BINARY.SIZE', part: item.part, size: decoded?.length ?? 0 });
           break;
@@ -235,12 +233,18 @@ async function fetchAttributes(
 
 /** RFC 3516: a leaf part's content with its Content-Transfer-Encoding undone. */
 async function decodedPart(
-  root: Parameters<typeof findPart>[0],
+  structure: MessageStructure,
   path: readonly number[],
   readSpan: (offset: number, length: number) => Promise<Buffer>,
 ): Promise<Buffer | undefined> {
-  const part = path.length === 0 ? root : findPart(root, path);
-  if (!part || part.parts) return undefined;
-  const raw = await readSpan(part.bodyOffset, part.bodyEnd - part.bodyOffset);
-  return decodeTransfer(raw, part.encoding);
+  const part = binaryPart(structure, path);
+  if (!part) return undefined;
+  return decodeTransferEncoding(await readSpan(part.start, part.end - part.start), part.encoding);
+}
+
+/** The bytes of a partial fetch `<offset.length>` within a section of `total` bytes (RFC 9051 §6.4.5). */
+function partialSpan(total: number, partial: PartialRange | undefined): { offset: number; length: number } {
+  if (!partial) return { offset: 0, length: total };
+  const offset = Math.min(partial.offset, total);
+  return { offset, length: Math.min(partial.length, total - offset) };
 }

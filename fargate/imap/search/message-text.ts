@@ -9,8 +9,8 @@
  */
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
-import * as quotedPrintable from 'libqp';
 import type { BodyPart } from '../../../shared/mime/structure-types.ts';
+import { decodeTransferEncoding } from '../../../shared/mime/transfer-encoding.ts';
 import type { BlobStore } from '../../../shared/store/blob.ts';
 import { MAX_SEARCH_HEADER_BYTES, MAX_SEARCH_TEXT_BYTES_PER_MESSAGE } from '../limits.ts';
 
@@ -91,7 +91,7 @@ export async function readBodyText(blobs: BlobStore, blobKey: string, body: Body
     if (length <= 0) continue;
     budget -= length;
     const raw = await blobs.read(blobKey, { offset: part.bodyOffset, length });
-    const text = decodeText(decodeTransfer(raw, part.encoding), charsetOf(part));
+    const text = decodeText(decodeTransferEncoding(raw, part.encoding) ?? raw, charsetOf(part));
     texts.push(part.subtype.toLowerCase() === 'html' ? htmlToText(text) : text);
   }
   return texts.join('\n');
@@ -100,17 +100,6 @@ export async function readBodyText(blobs: BlobStore, blobKey: string, body: Body
 function charsetOf(part: BodyPart): string {
   const charset = part.params?.find(([name]) => name.toLowerCase() === 'charset')?.[1];
   return charset ?? 'us-ascii';
-}
-
-export function decodeTransfer(raw: Buffer, encoding: string): Buffer {
-  switch (encoding.toLowerCase()) {
-    case 'base64':
-      return Buffer.from(raw.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
-    case 'quoted-printable':
-      return quotedPrintable.decode(raw);
-    default:
-      return raw;
-  }
 }
 
 function decodeText(bytes: Buffer, charset: string): string {
