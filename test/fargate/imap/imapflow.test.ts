@@ -216,10 +216,10 @@ describe('IMAP with imapflow', () => {
       assert.deepEqual(flags.get(4), []);
 
       const copied = await imap.messageCopy('1:2', 'Trash', { uid: true });
-      assert.deepEqual([...(copied && copied.uidMap ? copied.uidMap.keys() : [])], [1, 2]);
+      assert.deepEqual([...(copied?.uidMap ? copied.uidMap.keys() : [])], [1, 2]);
       const moved = await imap.messageMove('3', 'Archive', { uid: true });
-      assert.ok(moved && moved.uidMap?.has(3));
-      assert.equal((imap.mailbox && imap.mailbox.exists) || 0, 3);
+      assert.ok(moved?.uidMap?.has(3));
+      assert.equal(imap.mailbox?.exists || 0, 3);
       await imap.messageDelete('1', { uid: true });
       const left = await imap.search({ all: true }, { uid: true });
       assert.deepEqual(left, [2, 4]);
@@ -257,7 +257,7 @@ describe('IMAP with imapflow', () => {
     assert.equal(expunged.seq, 1);
     await watcher.noop();
     await idling;
-    assert.equal(watcher.mailbox && watcher.mailbox.exists, 1);
+    assert.equal(watcher.mailbox?.exists, 1);
   });
 
   it('resynchronises with CONDSTORE and QRESYNC after changes made while away', async () => {
