@@ -216,10 +216,13 @@ describe('IMAP with imapflow', () => {
       assert.deepEqual(flags.get(4), []);
 
       const copied = await imap.messageCopy('1:2', 'Trash', { uid: true });
-      assert.deepEqual([...(copied?.uidMap ? copied.uidMap.keys() : [])], [1, 2]);
+      assert.ok(copied);
+      assert.deepEqual([...(copied.uidMap?.keys() ?? [])], [1, 2]);
       const moved = await imap.messageMove('3', 'Archive', { uid: true });
-      assert.ok(moved?.uidMap?.has(3));
-      assert.equal(imap.mailbox?.exists || 0, 3);
+      assert.ok(moved);
+      assert.ok(moved.uidMap?.has(3));
+      assert.ok(imap.mailbox);
+      assert.equal(imap.mailbox.exists, 3);
       await imap.messageDelete('1', { uid: true });
       const left = await imap.search({ all: true }, { uid: true });
       assert.deepEqual(left, [2, 4]);
