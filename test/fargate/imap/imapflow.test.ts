@@ -260,7 +260,8 @@ describe('IMAP with imapflow', () => {
     assert.equal(expunged.seq, 1);
     await watcher.noop();
     await idling;
-    assert.equal(watcher.mailbox?.exists, 1);
+    assert.ok(watcher.mailbox);
+    assert.equal(watcher.mailbox.exists, 1);
   });
 
   it('resynchronises with CONDSTORE and QRESYNC after changes made while away', async () => {
