@@ -2,8 +2,7 @@
  * Starts the real IMAP listeners (plaintext with STARTTLS, and implicit TLS) on port 0 over fresh local
  * stores in a temporary directory, with one domain and a few accounts, for the end-to-end tests.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startImapListener, startImapsListener } from '../../../fargate/imap/imap-listener.ts';
@@ -36,35 +35,7 @@ export interface ImapTestServer {
 
 export async function startImapTestServer(env: Record<string, string> = {}): Promise<ImapTestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'marmot-imap-'));
-  const certFile = join(dataDir, 'test.crt');
-  const keyFile = join(dataDir, 'test.key');
-  // A certificate from openssl rather than the `selfsigned` package the system would otherwise use.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=imap.example.test',
-      '-addext',
-      'subjectAltName=DNS:imap.example.test,DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
   const config = loadConfig({
-    MARMOT_TLS_CERT: certFile,
-    MARMOT_TLS_KEY: keyFile,
     MARMOT_DATA_DIR: dataDir,
     MARMOT_LISTEN_HOST: '127.0.0.1',
     MARMOT_HOSTNAME: 'imap.example.test',
@@ -75,7 +46,7 @@ export async function startImapTestServer(env: Record<string, string> = {}): Pro
     ...env,
   });
   const stores = await openStores(config.store);
-  const tls = await loadLocalCertificate({ dataDir, hostname: config.hostname, certFile, keyFile });
+  const tls = await loadLocalCertificate({ dataDir, hostname: config.hostname });
   const logger = new Logger(config.logLevel, { component: 'imap-test' }, process.stderr);
   const context: ListenerContext = { config, logger, stores, tls };
   const directory = new Directory(stores.metadata);
@@ -90,7 +61,7 @@ export async function startImapTestServer(env: Record<string, string> = {}): Pro
     stores,
     directory,
     mail: openMailStore(stores.metadata),
-    certificate: await readFile(certFile, 'utf8'),
+    certificate: tls.cert,
     async stop() {
       await Promise.allSettled(listeners.map((listener) => listener.close()));
       await stores.close();
