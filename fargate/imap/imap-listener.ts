@@ -14,6 +14,7 @@ import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import { Directory } from '../../shared/directory/directory.ts';
 import { openMailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailbox } from '../../shared/mailbox/mailbox-record.ts';
+import { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { Stores } from '../../shared/store/open-stores.ts';
 import type { ListenerContext, RunningListener, StartListener } from '../listener.ts';
 import { MailboxChangeNotifier } from './change-notifier.ts';
@@ -54,6 +55,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     ),
     secureContext: createSecureContext({ cert: context.tls.cert, key: context.tls.key }),
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
+    authThrottle: new AuthThrottle(),
   };
   const shared = {
     server,

@@ -5,15 +5,18 @@
  *
  * SECURITY: the message is untrusted: exactly two NULs, bounded fields, strict UTF-8. Only an admin may
  * act as another user (RFC 4422 §2). Unknown users and wrong passwords fail the same way and cost the
- * same (the directory verifies against a dummy when the account is unknown).
+ * same (the directory verifies against a dummy when the account is unknown). Failures are throttled per
+ * client address and per account name with the SASL module's throttle.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Account, Directory } from '../../shared/directory/directory.ts';
+import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 
 /** RFC 4616 §2 bounds each identity at 255 octets; passwords get more room. */
 const MAX_IDENTITY_BYTES = 255;
 const MAX_PASSWORD_BYTES = 1024;
 
-export type SaslFailureKind = 'bad-credentials' | 'authorization-denied' | 'malformed';
+export type SaslFailureKind = 'bad-credentials' | 'authorization-denied' | 'malformed' | 'throttled';
 
 export type SaslStepResult =
   | { challenge: Buffer }
@@ -32,7 +35,11 @@ export class PlainExchange implements SaslExchange {
   readonly name = 'PLAIN';
   private challenged = false;
 
-  constructor(private readonly directory: Directory) {}
+  constructor(
+    private readonly directory: Directory,
+    /** Failed-login throttling shared by the listener process (shared/sasl), and who is asking. */
+    private readonly throttle: { limiter: AuthThrottle; clientAddress: string },
+  ) {}
 
   async step(response: Buffer | undefined): Promise<SaslStepResult> {
     if (response === undefined) {
@@ -44,8 +51,15 @@ export class PlainExchange implements SaslExchange {
     const fields = splitPlain(response);
     if (!fields) return fail('malformed', 'not a PLAIN message');
     const [authzid, authcid, password] = fields;
+    const { limiter, clientAddress } = this.throttle;
+    if (!limiter.check(clientAddress, authcid).allowed) return fail('throttled', 'too many failed attempts');
     const account = await this.directory.verifyPassword(authcid, password);
-    if (!account) return fail('bad-credentials', 'wrong user name or password');
+    if (!account) {
+      // The failure reply waits, longer with each failure (shared/sasl/auth-throttle.ts).
+      await sleep(limiter.recordFailure(clientAddress, authcid));
+      return fail('bad-credentials', 'wrong user name or password');
+    }
+    limiter.recordSuccess(clientAddress, authcid);
     if (authzid === '' || authzid.toLowerCase() === account.address) return { success: { account } };
     if (!account.admin) return fail('authorization-denied', 'only an admin may act as another user');
     const target = await this.directory.getAccount(authzid);

@@ -7,6 +7,7 @@ import type { Config } from '../../shared/config/config.ts';
 import type { Directory } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
+import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { BlobStore } from '../../shared/store/blob.ts';
 import type { MailboxChangeNotifier } from './change-notifier.ts';
 import type { ConnectionCounter } from './rate-limiter.ts';
@@ -22,4 +23,6 @@ export interface ImapServerContext {
   secureContext: SecureContext;
   /** Authenticated sessions per account, in this process. */
   accountSessions: ConnectionCounter;
+  /** Failed-login throttling per client address and account, in this process. */
+  authThrottle: AuthThrottle;
 }

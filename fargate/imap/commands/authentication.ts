@@ -21,7 +21,7 @@ const PRIVACY_REQUIRED = no('Authentication requires TLS; use STARTTLS first', {
 
 export async function runLogin(session: ImapSession, command: CommandOf<'LOGIN'>): Promise<Completion> {
   if (!session.authenticationAllowed) return PRIVACY_REQUIRED;
-  const exchange = new PlainExchange(session.server.directory);
+  const exchange = plainExchange(session);
   const message = Buffer.from(`\0${command.username}\0${command.password}`, 'utf8');
   const result = await exchange.step(message);
   return 'challenge' in result ? bad('Unexpected authentication challenge') : finish(session, result);
@@ -46,7 +46,14 @@ export async function runAuthenticate(session: ImapSession, command: CommandOf<'
 }
 
 function createExchange(session: ImapSession, mechanism: string): SaslExchange | undefined {
-  return mechanism === 'PLAIN' ? new PlainExchange(session.server.directory) : undefined;
+  return mechanism === 'PLAIN' ? plainExchange(session) : undefined;
+}
+
+function plainExchange(session: ImapSession): PlainExchange {
+  return new PlainExchange(session.server.directory, {
+    limiter: session.server.authThrottle,
+    clientAddress: session.remoteAddress,
+  });
 }
 
 async function finish(
@@ -67,6 +74,8 @@ async function finish(
         return no('Not authorized to act as that user', { name: 'AUTHORIZATIONFAILED' });
       case 'bad-credentials':
         return no('Invalid credentials', { name: 'AUTHENTICATIONFAILED' });
+      case 'throttled':
+        return no('Too many failed attempts; try again later', { name: 'UNAVAILABLE' });
     }
   }
   return logIn(session, result.success.account);
