@@ -18,6 +18,7 @@ import { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { Stores } from '../../shared/store/open-stores.ts';
 import type { ListenerContext, RunningListener, StartListener } from '../listener.ts';
 import { MailboxChangeNotifier } from './change-notifier.ts';
+import { MessageDetailsCache } from './details-cache.ts';
 import { MAX_CONNECTIONS_PER_ACCOUNT, MAX_CONNECTIONS_PER_IP } from './limits.ts';
 import { untaggedStatus } from './protocol/response-writer.ts';
 import { ConnectionCounter } from './rate-limiter.ts';
@@ -56,6 +57,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     secureContext: createSecureContext({ cert: context.tls.cert, key: context.tls.key }),
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
     authThrottle: new AuthThrottle(),
+    detailsCache: new MessageDetailsCache(),
   };
   const shared = {
     server,

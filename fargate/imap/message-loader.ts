@@ -7,6 +7,7 @@ import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import type { MessageDetails, MessageState } from '../../shared/mailbox/message-record.ts';
 import { listMessageDetails, listMessages, MAX_LIST_LIMIT } from '../../shared/mailbox/messages.ts';
 import type { BodyPart, Envelope, MessageStructure } from '../../shared/mime/structure-types.ts';
+import type { CachedDetails, MessageDetailsCache } from './details-cache.ts';
 import type { MessageView } from './message-view.ts';
 
 /** Runs of UIDs that are adjacent in the view: each is one UID range in the store. */
@@ -54,16 +55,23 @@ export async function loadStates(
   return states;
 }
 
-/** Detail items of these UIDs. */
+/** Detail items of these UIDs, from the process-wide cache where it has them. */
 export async function loadDetails(
   mail: MailStore,
+  cache: MessageDetailsCache,
   mailboxId: string,
   view: MessageView,
   uids: readonly number[],
-): Promise<Map<number, MessageDetails>> {
-  const wanted = new Set(uids);
-  const details = new Map<number, MessageDetails>();
-  for (const run of adjacentRuns(view, uids)) {
+): Promise<Map<number, CachedDetails>> {
+  const details = new Map<number, CachedDetails>();
+  const missing: number[] = [];
+  for (const uid of uids) {
+    const cached = cache.get(mailboxId, uid);
+    if (cached) details.set(uid, cached);
+    else missing.push(uid);
+  }
+  const wanted = new Set(missing);
+  for (const run of adjacentRuns(view, missing)) {
     let after: number | undefined;
     for (;;) {
       const page = await listMessageDetails(mail, mailboxId, {
@@ -72,7 +80,9 @@ export async function loadDetails(
         limit: MAX_LIST_LIMIT,
         ...(after !== undefined ? { after } : {}),
       });
-      for (const detail of page.messages) if (wanted.has(detail.uid)) details.set(detail.uid, detail);
+      for (const detail of page.messages) {
+        if (wanted.has(detail.uid)) details.set(detail.uid, cache.set(mailboxId, detail));
+      }
       if (page.next === undefined) break;
       after = page.next;
     }

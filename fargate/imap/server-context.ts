@@ -10,6 +10,7 @@ import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { BlobStore } from '../../shared/store/blob.ts';
 import type { MailboxChangeNotifier } from './change-notifier.ts';
+import type { MessageDetailsCache } from './details-cache.ts';
 import type { ConnectionCounter } from './rate-limiter.ts';
 
 export interface ImapServerContext {
@@ -23,6 +24,8 @@ export interface ImapServerContext {
   secureContext: SecureContext;
   /** Authenticated sessions per account, in this process. */
   accountSessions: ConnectionCounter;
+  /** Message details by mailbox and UID, shared by the sessions of this process. */
+  detailsCache: MessageDetailsCache;
   /** Failed-login throttling per client address and account, in this process. */
   authThrottle: AuthThrottle;
 }

@@ -12,6 +12,7 @@ import { updateFlags } from '../../../shared/mailbox/messages.ts';
 import type { MessageStructure } from '../../../shared/mime/structure-types.ts';
 import { decodeTransferEncoding } from '../../../shared/mime/transfer-encoding.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
+import type { CachedDetails } from '../details-cache.ts';
 import { INDEX_PAGE_SIZE, OUTPUT_FLUSH_BYTES } from '../limits.ts';
 import { loadDetails, loadStates, sectionStructureOf } from '../message-loader.ts';
 import { binaryPart, bodySectionRange, filterHeaderFields } from '../protocol/body-section.ts';
@@ -72,13 +73,13 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
     }
     const flagsChanged = marksSeen ? await markSeen(session, selected, listed, states) : new Set<number>();
     const details = needsDetails
-      ? await loadDetails(session.server.mail, selected.id, selected.view, listed)
-      : new Map<number, MessageDetails>();
+      ? await loadDetails(session.server.mail, session.server.detailsCache, selected.id, selected.view, listed)
+      : new Map<number, CachedDetails>();
     for (const uid of listed) {
       const sequence = selected.view.sequenceOf(uid);
       if (sequence === undefined) continue;
       const state = states.get(uid)!;
-      const attributes = await fetchAttributes(session, items, state, details.get(uid));
+      const attributes = await fetchAttributes(session, items, state, details.get(uid)?.details);
       if (flagsChanged.has(uid) && !items.some((item) => item.kind === 'FLAGS')) {
         attributes.push({ kind: 'FLAGS', flags: state.flags });
         if (session.condstore && !items.some((item) => item.kind === 'MODSEQ')) {

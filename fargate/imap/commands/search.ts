@@ -9,6 +9,7 @@
  */
 import type { MessageDetails, MessageState } from '../../../shared/mailbox/message-record.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
+import type { CachedDetails } from '../details-cache.ts';
 import { loadDetails, loadStates, structureOf } from '../message-loader.ts';
 import type { SearchKey } from '../protocol/command-types.ts';
 import { esearchResponse, searchResponse, sortResponse, token, untagged } from '../protocol/response-writer.ts';
@@ -25,6 +26,7 @@ import {
   type MessageContent,
   matches,
   needsContent,
+  needsState,
   planSearch,
   type SearchCandidate,
   type SearchFieldsOfMessage,
@@ -37,9 +39,12 @@ import { baseSubject } from '../thread/base-subject.ts';
 import { formatThreads, type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
 
 interface SearchResult {
-  /** Matching messages in mailbox order. */
-  states: MessageState[];
-  details: Map<number, MessageDetails>;
+  /** Matching UIDs in mailbox order. */
+  uids: number[];
+  /** Index state of the candidates (empty when the criteria needed none and `withStates` was false). */
+  states: Map<number, MessageState>;
+  /** Details of the matches (and of other candidates the criteria needed them for). */
+  details: Map<number, CachedDetails>;
 }
 
 function usesModseq(key: SearchKey): boolean {
@@ -57,21 +62,28 @@ function usesModseq(key: SearchKey): boolean {
   }
 }
 
-/** Runs the criteria over the selected mailbox; `withDetails` loads details of the matches (SORT, THREAD). */
+/**
+ * Runs the criteria over the selected mailbox. The index state is read only when a criterion needs it
+ * or `withStates` asks (SORT, THREAD: dates, sizes); details only when a criterion needs them or
+ * `withDetails` asks (for the matches).
+ */
 async function evaluate(
   session: ImapSession,
   selected: SelectedMailbox,
   criteria: SearchKey,
-  withDetails: boolean,
+  options: { withStates: boolean; withDetails: boolean },
 ): Promise<SearchResult> {
-  const mail = session.server.mail;
+  const { mail, detailsCache } = session.server;
   const view = selected.view;
   const uids = view.allUids;
-  const states = await loadStates(mail, selected.id, view, uids);
   const plan = planSearch(criteria);
+  const states =
+    options.withStates || needsState(plan)
+      ? await loadStates(mail, selected.id, view, uids)
+      : new Map<number, MessageState>();
   const details = needsContent(plan)
-    ? await loadDetails(mail, selected.id, view, uids)
-    : new Map<number, MessageDetails>();
+    ? await loadDetails(mail, detailsCache, selected.id, view, uids)
+    : new Map<number, CachedDetails>();
   const resolved = new WeakMap<SearchKey, ReadonlySet<number>>();
   const scope: SearchScope = {
     now: Date.now(),
@@ -85,44 +97,38 @@ async function evaluate(
     },
   };
   const content = messageContent(session, states, details);
-  const matched: MessageState[] = [];
+  const matched: number[] = [];
   for (const uid of uids) {
     const state = states.get(uid);
-    if (!state) continue;
+    if (states.size > 0 && !state) continue;
+    // Without state (criteria that need none), the state fields are never looked at.
     const candidate: SearchCandidate = {
       sequence: view.sequenceOf(uid)!,
       uid,
-      flags: state.flags,
-      modseq: state.modseq,
-      internalDate: state.internalDate.getTime(),
-      size: state.size,
+      flags: state?.flags ?? [],
+      modseq: state?.modseq ?? 0,
+      internalDate: state?.internalDate.getTime() ?? 0,
+      size: state?.size ?? 0,
       recent: false,
     };
-    if (await matches(plan, candidate, content, scope)) matched.push(state);
+    if (await matches(plan, candidate, content, scope)) matched.push(uid);
   }
-  if (withDetails && details.size === 0 && matched.length > 0) {
-    const loaded = await loadDetails(
-      mail,
-      selected.id,
-      view,
-      matched.map((state) => state.uid),
-    );
-    return { states: matched, details: loaded };
+  if (options.withDetails && details.size === 0 && matched.length > 0) {
+    return { uids: matched, states, details: await loadDetails(mail, detailsCache, selected.id, view, matched) };
   }
-  return { states: matched, details };
+  return { uids: matched, states, details };
 }
 
 /** Lazily decoded content of the candidates, each piece read at most once per search. */
 function messageContent(
   session: ImapSession,
   states: Map<number, MessageState>,
-  details: Map<number, MessageDetails>,
+  details: Map<number, CachedDetails>,
 ): MessageContent {
   const blobs = session.server.blobs;
-  const fieldsCache = new Map<number, SearchFieldsOfMessage>();
   const headerCache = new Map<number, Array<{ name: string; value: string }>>();
   const bodyCache = new Map<number, string>();
-  const detailsOf = (candidate: SearchCandidate) => details.get(candidate.uid);
+  const detailsOf = (candidate: SearchCandidate) => details.get(candidate.uid)?.details;
   const headerFields = async (candidate: SearchCandidate) => {
     let fields = headerCache.get(candidate.uid);
     if (!fields) {
@@ -135,21 +141,10 @@ function messageContent(
   };
   return {
     async fields(candidate) {
-      let fields = fieldsCache.get(candidate.uid);
-      if (!fields) {
-        const found = detailsOf(candidate);
-        const envelope = found ? structureOf(found).envelope : undefined;
-        fields = {
-          from: addressListText(envelope?.from ?? null),
-          to: addressListText(envelope?.to ?? null),
-          cc: addressListText(envelope?.cc ?? null),
-          bcc: addressListText(envelope?.bcc ?? null),
-          subject: decodeWords(envelope?.subject),
-          sentDate: calendarDateOf(envelope?.date),
-        };
-        fieldsCache.set(candidate.uid, fields);
-      }
-      return fields;
+      const cached = details.get(candidate.uid);
+      if (!cached) return NO_FIELDS;
+      cached.searchFields ??= searchFieldsOf(cached.details);
+      return cached.searchFields;
     },
     async header(candidate, name) {
       const wanted = name.toLowerCase();
@@ -171,20 +166,38 @@ function messageContent(
   };
 }
 
+const NO_FIELDS: SearchFieldsOfMessage = { from: '', to: '', cc: '', bcc: '', subject: '', sentDate: undefined };
+
+/** The header fields SEARCH matches against, decoded from the envelope once per cached message. */
+function searchFieldsOf(details: MessageDetails): SearchFieldsOfMessage {
+  const envelope = structureOf(details).envelope;
+  return {
+    from: addressListText(envelope.from),
+    to: addressListText(envelope.to),
+    cc: addressListText(envelope.cc),
+    bcc: addressListText(envelope.bcc),
+    subject: decodeWords(envelope.subject),
+    sentDate: calendarDateOf(envelope.date),
+  };
+}
+
 export async function runSearch(session: ImapSession, command: CommandOf<'SEARCH'>): Promise<Completion> {
   const selected = session.selected!;
   const modseqUsed = usesModseq(command.criteria);
   if (modseqUsed) session.enabled.add('CONDSTORE');
-  const { states } = await evaluate(session, selected, command.criteria, false);
-  const numbers = states.map((state) => (command.uid ? state.uid : selected.view.sequenceOf(state.uid)!));
-  const highestModseq = modseqUsed ? Math.max(0, ...states.map((state) => state.modseq)) : undefined;
+  const { uids, states } = await evaluate(session, selected, command.criteria, {
+    withStates: false,
+    withDetails: false,
+  });
+  const numbers = uids.map((uid) => (command.uid ? uid : selected.view.sequenceOf(uid)!));
+  const highestModseq = modseqUsed ? Math.max(0, ...uids.map((uid) => states.get(uid)!.modseq)) : undefined;
   const options = command.returnOptions;
   if (!options) {
     session.send(searchResponse(numbers, highestModseq));
     return ok('SEARCH completed');
   }
   // RFC 5182 §2.4: SAVE keeps the result (as UIDs, so later expunges cannot shift it).
-  if (options.save) session.savedSearch = states.map((state) => state.uid);
+  if (options.save) session.savedSearch = uids;
   const onlySave = options.save && !options.min && !options.max && !options.count && !options.all;
   if (!onlySave) {
     session.send(
@@ -207,10 +220,11 @@ export async function runSort(session: ImapSession, command: CommandOf<'SORT'>):
   const selected = session.selected!;
   const modseqUsed = usesModseq(command.search);
   if (modseqUsed) session.enabled.add('CONDSTORE');
-  const { states, details } = await evaluate(session, selected, command.search, true);
+  const result = await evaluate(session, selected, command.search, { withStates: true, withDetails: true });
+  const states = result.uids.map((uid) => result.states.get(uid)!);
   const sortable: SortableMessage[] = [];
   for (const state of states) {
-    const found = details.get(state.uid);
+    const found = result.details.get(state.uid)?.details;
     const internalDate = state.internalDate.getTime();
     const envelope = found ? structureOf(found).envelope : undefined;
     const from = envelope?.from?.find((address) => address.mailbox !== null);
@@ -244,9 +258,10 @@ export async function runThread(session: ImapSession, command: CommandOf<'THREAD
     return bad(`Unsupported threading algorithm ${command.algorithm}`);
   }
   const selected = session.selected!;
-  const { states, details } = await evaluate(session, selected, command.search, true);
-  const messages: ThreadableMessage[] = states.map((state) => {
-    const found = details.get(state.uid);
+  const result = await evaluate(session, selected, command.search, { withStates: true, withDetails: true });
+  const messages: ThreadableMessage[] = result.uids.map((uid) => {
+    const state = result.states.get(uid)!;
+    const found = result.details.get(uid)?.details;
     const envelope = found ? structureOf(found).envelope : undefined;
     const internalDate = state.internalDate.getTime();
     return {

@@ -93,9 +93,35 @@ export function planSearch(key: SearchKey): SearchKey {
   }
 }
 
-/** True when the key needs nothing but the message state (no index details, no blob). */
+/** True when the key needs more than the message state: index details, or the message itself. */
 export function needsContent(key: SearchKey): boolean {
   return cost(key) > 1;
+}
+
+/**
+ * True when the key needs the message's index state: flags, size, dates, MODSEQ, or (for HEADER, BODY,
+ * TEXT) the blob key; SENT* falls back to the internal date. FROM, TO, CC, BCC, SUBJECT, UID and
+ * sequence sets do not.
+ */
+export function needsState(key: SearchKey): boolean {
+  switch (key.key) {
+    case 'NOT':
+      return needsState(key.operand);
+    case 'OR':
+      return needsState(key.left) || needsState(key.right);
+    case 'AND':
+      return key.operands.some(needsState);
+    case 'FROM':
+    case 'TO':
+    case 'CC':
+    case 'BCC':
+    case 'SUBJECT':
+    case 'UID':
+    case 'SEQUENCE':
+      return false;
+    default:
+      return true;
+  }
 }
 
 const FLAG_OF: Record<string, string> = {
