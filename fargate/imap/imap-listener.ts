@@ -20,6 +20,7 @@ import type { ListenerContext, RunningListener, StartListener } from '../listene
 import { MailboxChangeNotifier } from './change-notifier.ts';
 import { MessageDetailsCache } from './details-cache.ts';
 import { MAX_CONNECTIONS_PER_ACCOUNT, MAX_CONNECTIONS_PER_IP } from './limits.ts';
+import { MailboxSnapshots } from './mailbox-snapshots.ts';
 import { untaggedStatus } from './protocol/response-writer.ts';
 import { ConnectionCounter } from './rate-limiter.ts';
 import type { ImapServerContext } from './server-context.ts';
@@ -58,6 +59,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
     authThrottle: new AuthThrottle(),
     detailsCache: new MessageDetailsCache(),
+    snapshots: new MailboxSnapshots(mail),
   };
   const shared = {
     server,

@@ -3,12 +3,12 @@
  * UIDs next to each other in the session's view are read as one UID range, so FETCH 1:* over a big
  * mailbox is a few paged queries rather than one read per message.
  */
-import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import type { MessageDetails, MessageState } from '../../shared/mailbox/message-record.ts';
 import { listMessageDetails, listMessages, MAX_LIST_LIMIT } from '../../shared/mailbox/messages.ts';
 import type { BodyPart, Envelope, MessageStructure } from '../../shared/mime/structure-types.ts';
-import type { CachedDetails, MessageDetailsCache } from './details-cache.ts';
+import type { CachedDetails } from './details-cache.ts';
 import type { MessageView } from './message-view.ts';
+import type { ImapServerContext } from './server-context.ts';
 
 /** Runs of UIDs that are adjacent in the view: each is one UID range in the store. */
 export function adjacentRuns(view: MessageView, uids: readonly number[]): number[][] {
@@ -28,19 +28,29 @@ export function adjacentRuns(view: MessageView, uids: readonly number[]): number
   return runs;
 }
 
-/** State items of these UIDs (expunged ones included: the session may not have announced them yet). */
+/**
+ * State items of these UIDs: from the mailbox's snapshot, and from the index for UIDs the snapshot no
+ * longer has (expunged meanwhile, not yet announced to this session). Shared objects: do not modify.
+ */
 export async function loadStates(
-  mail: MailStore,
+  server: ImapServerContext,
   mailboxId: string,
   view: MessageView,
   uids: readonly number[],
 ): Promise<Map<number, MessageState>> {
-  const wanted = new Set(uids);
+  const snapshot = await server.snapshots.current(mailboxId);
   const states = new Map<number, MessageState>();
-  for (const run of adjacentRuns(view, uids)) {
+  const missing: number[] = [];
+  for (const uid of uids) {
+    const state = snapshot.states.get(uid);
+    if (state) states.set(uid, state);
+    else missing.push(uid);
+  }
+  const wanted = new Set(missing);
+  for (const run of adjacentRuns(view, missing)) {
     let after: number | undefined;
     for (;;) {
-      const page = await listMessages(mail, mailboxId, {
+      const page = await listMessages(server.mail, mailboxId, {
         fromUid: run[0]!,
         toUid: run.at(-1)!,
         includeExpunged: true,
@@ -57,8 +67,7 @@ export async function loadStates(
 
 /** Detail items of these UIDs, from the process-wide cache where it has them. */
 export async function loadDetails(
-  mail: MailStore,
-  cache: MessageDetailsCache,
+  server: ImapServerContext,
   mailboxId: string,
   view: MessageView,
   uids: readonly number[],
@@ -66,7 +75,7 @@ export async function loadDetails(
   const details = new Map<number, CachedDetails>();
   const missing: number[] = [];
   for (const uid of uids) {
-    const cached = cache.get(mailboxId, uid);
+    const cached = server.detailsCache.get(mailboxId, uid);
     if (cached) details.set(uid, cached);
     else missing.push(uid);
   }
@@ -74,14 +83,14 @@ export async function loadDetails(
   for (const run of adjacentRuns(view, missing)) {
     let after: number | undefined;
     for (;;) {
-      const page = await listMessageDetails(mail, mailboxId, {
+      const page = await listMessageDetails(server.mail, mailboxId, {
         fromUid: run[0]!,
         toUid: run.at(-1)!,
         limit: MAX_LIST_LIMIT,
         ...(after !== undefined ? { after } : {}),
       });
       for (const detail of page.messages) {
-        if (wanted.has(detail.uid)) details.set(detail.uid, cache.set(mailboxId, detail));
+        if (wanted.has(detail.uid)) details.set(detail.uid, server.detailsCache.set(mailboxId, detail));
       }
       if (page.next === undefined) break;
       after = page.next;

@@ -11,6 +11,7 @@ import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { BlobStore } from '../../shared/store/blob.ts';
 import type { MailboxChangeNotifier } from './change-notifier.ts';
 import type { MessageDetailsCache } from './details-cache.ts';
+import type { MailboxSnapshots } from './mailbox-snapshots.ts';
 import type { ConnectionCounter } from './rate-limiter.ts';
 
 export interface ImapServerContext {
@@ -24,6 +25,8 @@ export interface ImapServerContext {
   secureContext: SecureContext;
   /** Authenticated sessions per account, in this process. */
   accountSessions: ConnectionCounter;
+  /** Mailboxes' index state, kept current from the change log, shared by the sessions of this process. */
+  snapshots: MailboxSnapshots;
   /** Message details by mailbox and UID, shared by the sessions of this process. */
   detailsCache: MessageDetailsCache;
   /** Failed-login throttling per client address and account, in this process. */

@@ -65,22 +65,23 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
   let written = 0;
   for (let start = 0; start < uids.length; start += INDEX_PAGE_SIZE) {
     const page = uids.slice(start, start + INDEX_PAGE_SIZE);
-    const states = await loadStates(session.server.mail, selected.id, selected.view, page);
+    const states = await loadStates(session.server, selected.id, selected.view, page);
     let listed = page.filter((uid) => states.has(uid));
     if (command.changedSince !== undefined) {
       const since = command.changedSince;
       listed = listed.filter((uid) => states.get(uid)!.modseq > since);
     }
-    const flagsChanged = marksSeen ? await markSeen(session, selected, listed, states) : new Set<number>();
+    const seen = marksSeen ? await markSeen(session, selected, listed, states) : new Map<number, MessageState>();
     const details = needsDetails
-      ? await loadDetails(session.server.mail, session.server.detailsCache, selected.id, selected.view, listed)
+      ? await loadDetails(session.server, selected.id, selected.view, listed)
       : new Map<number, CachedDetails>();
     for (const uid of listed) {
       const sequence = selected.view.sequenceOf(uid);
       if (sequence === undefined) continue;
-      const state = states.get(uid)!;
+      const marked = seen.get(uid);
+      const state = marked ?? states.get(uid)!;
       const attributes = await fetchAttributes(session, items, state, details.get(uid)?.details);
-      if (flagsChanged.has(uid) && !items.some((item) => item.kind === 'FLAGS')) {
+      if (marked && !items.some((item) => item.kind === 'FLAGS')) {
         attributes.push({ kind: 'FLAGS', flags: state.flags });
         if (session.condstore && !items.some((item) => item.kind === 'MODSEQ')) {
           attributes.push({ kind: 'MODSEQ', modSeq: state.modseq });
@@ -113,27 +114,29 @@ async function sendVanished(
   if (vanished.length > 0) session.send(vanishedResponse(vanished, true));
 }
 
-/** RFC 9051 §6.4.5: fetching a body section without .PEEK sets \Seen; the new flags go in the response. */
+/**
+ * RFC 9051 §6.4.5: fetching a body section without .PEEK sets \Seen; the new flags go in the response.
+ * Returns the states as they are now for the messages it changed (the loaded states are shared).
+ */
 async function markSeen(
   session: ImapSession,
   selected: SelectedMailbox,
   uids: readonly number[],
   states: Map<number, MessageState>,
-): Promise<Set<number>> {
+): Promise<Map<number, MessageState>> {
   const unseen = uids.filter((uid) => {
     const state = states.get(uid)!;
     return !state.expunged && !state.flags.includes(SEEN);
   });
-  if (unseen.length === 0) return new Set();
+  const marked = new Map<number, MessageState>();
+  if (unseen.length === 0) return marked;
   const result = await updateFlags(session.server.mail, selected.mailbox, unseen, { mode: 'add', flags: [SEEN] });
   for (const updated of result.updated) {
-    const state = states.get(updated.uid)!;
-    state.flags = updated.flags;
-    state.modseq = updated.modseq;
+    marked.set(updated.uid, { ...states.get(updated.uid)!, flags: updated.flags, modseq: updated.modseq });
     selected.noteReported(updated.uid, updated.modseq);
   }
   session.server.notifier.changed(selected.id);
-  return new Set(result.updated.map((updated) => updated.uid));
+  return marked;
 }
 
 async function fetchAttributes(

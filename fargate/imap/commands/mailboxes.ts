@@ -16,10 +16,9 @@ import {
   subscribe,
   unsubscribe,
 } from '../../../shared/mailbox/mailboxes.ts';
-import { listMessages } from '../../../shared/mailbox/messages.ts';
 import { HIERARCHY_SEPARATOR, INBOX, SPECIAL_USES, superiorNames } from '../../../shared/mailbox/names.ts';
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
-import { INDEX_PAGE_SIZE, MAX_APPEND_BYTES } from '../limits.ts';
+import { MAX_APPEND_BYTES } from '../limits.ts';
 import { joinReference, MAX_LIST_PATTERN_LENGTH, matchesPattern } from '../list-pattern.ts';
 import {
   isOtherUsersName,
@@ -250,17 +249,10 @@ async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonl
 
 /** RFC 9051 §6.3.11 STATUS DELETED: messages with \Deleted (the index keeps no counter for it). */
 async function countDeleted(session: ImapSession, mailboxId: string): Promise<number> {
+  const snapshot = await session.server.snapshots.current(mailboxId);
   let count = 0;
-  let after: number | undefined;
-  for (;;) {
-    const page = await listMessages(session.server.mail, mailboxId, {
-      limit: INDEX_PAGE_SIZE,
-      ...(after !== undefined ? { after } : {}),
-    });
-    for (const message of page.messages) if (message.flags.includes('\\Deleted')) count++;
-    if (page.next === undefined) return count;
-    after = page.next;
-  }
+  for (const state of snapshot.states.values()) if (state.flags.includes('\\Deleted')) count++;
+  return count;
 }
 
 /** INBOX first, then by name. */

@@ -73,16 +73,15 @@ async function evaluate(
   criteria: SearchKey,
   options: { withStates: boolean; withDetails: boolean },
 ): Promise<SearchResult> {
-  const { mail, detailsCache } = session.server;
   const view = selected.view;
   const uids = view.allUids;
   const plan = planSearch(criteria);
   const states =
     options.withStates || needsState(plan)
-      ? await loadStates(mail, selected.id, view, uids)
+      ? await loadStates(session.server, selected.id, view, uids)
       : new Map<number, MessageState>();
   const details = needsContent(plan)
-    ? await loadDetails(mail, detailsCache, selected.id, view, uids)
+    ? await loadDetails(session.server, selected.id, view, uids)
     : new Map<number, CachedDetails>();
   const resolved = new WeakMap<SearchKey, ReadonlySet<number>>();
   const scope: SearchScope = {
@@ -114,7 +113,7 @@ async function evaluate(
     if (await matches(plan, candidate, content, scope)) matched.push(uid);
   }
   if (options.withDetails && details.size === 0 && matched.length > 0) {
-    return { uids: matched, states, details: await loadDetails(mail, detailsCache, selected.id, view, matched) };
+    return { uids: matched, states, details: await loadDetails(session.server, selected.id, view, matched) };
   }
   return { uids: matched, states, details };
 }

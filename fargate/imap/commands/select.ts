@@ -2,9 +2,8 @@
  * SELECT and EXAMINE (RFC 9051 §6.3.2-3, with CONDSTORE and QRESYNC of RFC 7162 §3.1.8 and §3.2.5),
  * CLOSE (§6.4.1), UNSELECT (RFC 3691) and CHECK.
  */
-import { getMailboxStatus } from '../../../shared/mailbox/changes.ts';
 import { getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
-import { expungeMessages, listMessages, MAX_LIST_LIMIT } from '../../../shared/mailbox/messages.ts';
+import { expungeMessages } from '../../../shared/mailbox/messages.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import { MessageView, uidsInSet } from '../message-view.ts';
 import { mailboxNameFromWire } from '../namespaces.ts';
@@ -34,30 +33,23 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
   if (command.condstore) session.enabled.add('CONDSTORE');
   const mail = session.server.mail;
   const mailbox = await getMailboxByName(mail, session.account!.id, name);
-  const raw = { highestModseq: mailbox.highestModseq, uidNext: mailbox.uidNext };
-  const status = await getMailboxStatus(mail, mailbox.id);
-
-  const uids: number[] = [];
+  const snapshot = await session.server.snapshots.current(mailbox.id);
+  const uids = [...snapshot.states.keys()].sort((a, b) => a - b);
   const keywords = new Set<string>();
   let firstUnseen: number | undefined;
-  let after: number | undefined;
-  for (;;) {
-    const page = await listMessages(mail, mailbox.id, {
-      toUid: status.uidNext - 1,
-      limit: MAX_LIST_LIMIT,
-      ...(after !== undefined ? { after } : {}),
-    });
-    for (const message of page.messages) {
-      uids.push(message.uid);
-      if (firstUnseen === undefined && !message.flags.includes('\\Seen')) firstUnseen = uids.length;
-      for (const flag of message.flags) if (!flag.startsWith('\\')) keywords.add(flag);
-    }
-    if (page.next === undefined) break;
-    after = page.next;
-  }
+  uids.forEach((uid, index) => {
+    const flags = snapshot.states.get(uid)!.flags;
+    if (firstUnseen === undefined && !flags.includes('\\Seen')) firstUnseen = index + 1;
+    for (const flag of flags) if (!flag.startsWith('\\')) keywords.add(flag);
+  });
+  const status = {
+    uidValidity: snapshot.uidValidity,
+    uidNext: snapshot.uidNext,
+    highestModseq: snapshot.highestModseq,
+  };
 
   const readOnly = command.name === 'EXAMINE';
-  const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, raw);
+  const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, snapshot.version);
   const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
   session.send(flagsResponse(flags));
   session.send(
@@ -138,18 +130,10 @@ export async function runCheck(): Promise<Completion> {
 
 /** UIDs of the session's messages that carry \Deleted. */
 export async function deletedUids(session: ImapSession, selected: SelectedMailbox): Promise<number[]> {
+  const snapshot = await session.server.snapshots.current(selected.id);
   const deleted: number[] = [];
-  let after: number | undefined;
-  for (;;) {
-    const page = await listMessages(session.server.mail, selected.id, {
-      toUid: selected.view.highestUid,
-      limit: MAX_LIST_LIMIT,
-      ...(after !== undefined ? { after } : {}),
-    });
-    for (const message of page.messages) {
-      if (message.flags.includes('\\Deleted') && selected.view.has(message.uid)) deleted.push(message.uid);
-    }
-    if (page.next === undefined) return deleted;
-    after = page.next;
+  for (const [uid, state] of snapshot.states) {
+    if (state.flags.includes('\\Deleted') && selected.view.has(uid)) deleted.push(uid);
   }
+  return deleted.sort((a, b) => a - b);
 }
