@@ -18,34 +18,41 @@ export interface CachedDetails {
 }
 
 export class MessageDetailsCache {
-  private readonly entries = new Map<string, CachedDetails>();
+  /** Per mailbox, least recently used mailbox first. */
+  private readonly mailboxes = new Map<string, Map<number, CachedDetails>>();
+  private held = 0;
 
   constructor(private readonly maxEntries = MAX_CACHED_MESSAGE_DETAILS) {}
 
-  get(mailboxId: string, uid: number): CachedDetails | undefined {
-    const key = `${mailboxId}:${uid}`;
-    const entry = this.entries.get(key);
-    if (entry) {
-      // Map order is insertion order: re-inserting marks the entry most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, entry);
+  /** The cached details of one mailbox, marked most recently used; undefined when none are cached. */
+  mailbox(mailboxId: string): ReadonlyMap<number, CachedDetails> | undefined {
+    const entries = this.mailboxes.get(mailboxId);
+    if (entries) {
+      // Map order is insertion order: re-inserting marks the mailbox most recently used.
+      this.mailboxes.delete(mailboxId);
+      this.mailboxes.set(mailboxId, entries);
     }
-    return entry;
+    return entries;
   }
 
   set(mailboxId: string, details: MessageDetails): CachedDetails {
-    const key = `${mailboxId}:${details.uid}`;
+    let entries = this.mailboxes.get(mailboxId);
+    if (!entries) {
+      entries = new Map();
+      this.mailboxes.set(mailboxId, entries);
+    }
     const entry: CachedDetails = { details };
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+    if (!entries.has(details.uid)) this.held++;
+    entries.set(details.uid, entry);
+    for (const [id, oldest] of this.mailboxes) {
+      if (this.held <= this.maxEntries || id === mailboxId) break;
+      this.mailboxes.delete(id);
+      this.held -= oldest.size;
     }
     return entry;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.held;
   }
 }

@@ -74,8 +74,9 @@ export async function loadDetails(
 ): Promise<Map<number, CachedDetails>> {
   const details = new Map<number, CachedDetails>();
   const missing: number[] = [];
+  const cache = server.detailsCache.mailbox(mailboxId);
   for (const uid of uids) {
-    const cached = server.detailsCache.get(mailboxId, uid);
+    const cached = cache?.get(uid);
     if (cached) details.set(uid, cached);
     else missing.push(uid);
   }

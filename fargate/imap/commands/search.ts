@@ -23,6 +23,7 @@ import {
 } from '../search/message-fields.ts';
 import { parseHeaderFields, readBodyText, readHeaderSection } from '../search/message-text.ts';
 import {
+  foldText,
   type MessageContent,
   matches,
   needsContent,
@@ -110,7 +111,8 @@ async function evaluate(
       size: state?.size ?? 0,
       recent: false,
     };
-    if (await matches(plan, candidate, content, scope)) matched.push(uid);
+    const result = matches(plan, candidate, content, scope);
+    if (result === true || (result !== false && (await result))) matched.push(uid);
   }
   if (options.withDetails && details.size === 0 && matched.length > 0) {
     return { uids: matched, states, details: await loadDetails(session.server, selected.id, view, matched) };
@@ -147,17 +149,19 @@ function messageContent(
     },
     async header(candidate, name) {
       const wanted = name.toLowerCase();
-      return (await headerFields(candidate)).filter((field) => field.name.toLowerCase() === wanted).map((f) => f.value);
+      return (await headerFields(candidate))
+        .filter((field) => field.name.toLowerCase() === wanted)
+        .map((field) => foldText(field.value));
     },
     async headerText(candidate) {
-      return (await headerFields(candidate)).map((field) => `${field.name}: ${field.value}`).join('\n');
+      return foldText((await headerFields(candidate)).map((field) => `${field.name}: ${field.value}`).join('\n'));
     },
     async bodyText(candidate) {
       let text = bodyCache.get(candidate.uid);
       if (text === undefined) {
         const found = detailsOf(candidate);
         const state = states.get(candidate.uid)!;
-        text = found ? await readBodyText(blobs, state.blobKey, structureOf(found).body) : '';
+        text = found ? foldText(await readBodyText(blobs, state.blobKey, structureOf(found).body)) : '';
         bodyCache.set(candidate.uid, text);
       }
       return text;
@@ -167,15 +171,15 @@ function messageContent(
 
 const NO_FIELDS: SearchFieldsOfMessage = { from: '', to: '', cc: '', bcc: '', subject: '', sentDate: undefined };
 
-/** The header fields SEARCH matches against, decoded from the envelope once per cached message. */
+/** The header fields SEARCH matches against, decoded and folded once per cached message. */
 function searchFieldsOf(details: MessageDetails): SearchFieldsOfMessage {
   const envelope = structureOf(details).envelope;
   return {
-    from: addressListText(envelope.from),
-    to: addressListText(envelope.to),
-    cc: addressListText(envelope.cc),
-    bcc: addressListText(envelope.bcc),
-    subject: decodeWords(envelope.subject),
+    from: foldText(addressListText(envelope.from)),
+    to: foldText(addressListText(envelope.to)),
+    cc: foldText(addressListText(envelope.cc)),
+    bcc: foldText(addressListText(envelope.bcc)),
+    subject: foldText(decodeWords(envelope.subject)),
     sentDate: calendarDateOf(envelope.date),
   };
 }

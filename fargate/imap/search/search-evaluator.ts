@@ -8,7 +8,9 @@
  * operands run first, so expensive reads happen only for messages that can still match.
  *
  * String matching is case-insensitive substring matching on decoded text (i;unicode-casemap in spirit:
- * both sides lower-cased and NFC-normalised), as clients expect.
+ * both sides lower-cased and NFC-normalised, see `foldText`), as clients expect: `planSearch` folds the
+ * search strings once, and MessageContent returns folded text. Keys that need no content are evaluated
+ * synchronously, so a flag search over a big mailbox does not pay a promise per message.
  */
 import type { ImapDate, SearchKey } from '../protocol/command-types.ts';
 
@@ -24,6 +26,7 @@ export interface SearchCandidate {
   recent: boolean;
 }
 
+/** Decoded header fields, folded with `foldText`. */
 export interface SearchFieldsOfMessage {
   from: string;
   to: string;
@@ -34,7 +37,7 @@ export interface SearchFieldsOfMessage {
   sentDate: ImapDate | undefined;
 }
 
-/** Lazily loaded content of a candidate; each call may read the store. */
+/** Lazily loaded content of a candidate, folded with `foldText`; each call may read the store. */
 export interface MessageContent {
   fields(candidate: SearchCandidate): Promise<SearchFieldsOfMessage>;
   /** The decoded values of every header field with this name (case-insensitive), in order. */
@@ -79,9 +82,19 @@ function cost(key: SearchKey): number {
   }
 }
 
-/** Sorts every AND's operands by cost, once per search. */
+/** Sorts every AND's operands by cost and folds the search strings, once per search. */
 export function planSearch(key: SearchKey): SearchKey {
   switch (key.key) {
+    case 'BCC':
+    case 'BODY':
+    case 'CC':
+    case 'FROM':
+    case 'SUBJECT':
+    case 'TEXT':
+    case 'TO':
+      return { ...key, value: foldText(key.value) };
+    case 'HEADER':
+      return { ...key, value: foldText(key.value) };
     case 'AND':
       return { key: 'AND', operands: key.operands.map(planSearch).sort((a, b) => cost(a) - cost(b)) };
     case 'OR':
@@ -137,13 +150,8 @@ function hasFlag(candidate: SearchCandidate, flag: string): boolean {
   return candidate.flags.some((candidateFlag) => candidateFlag.toLowerCase() === folded);
 }
 
-/** Case-insensitive substring match on normalised text. */
-export function containsText(haystack: string, needle: string): boolean {
-  if (needle === '') return true;
-  return fold(haystack).includes(fold(needle));
-}
-
-function fold(text: string): string {
+/** The form both sides of a text match take: NFC, lower case. */
+export function foldText(text: string): string {
   return text.normalize('NFC').toLowerCase();
 }
 
@@ -163,12 +171,16 @@ function compareDay(day: number, key: 'BEFORE' | 'ON' | 'SINCE', date: ImapDate)
   return day >= target;
 }
 
-export async function matches(
+/**
+ * Whether the candidate matches the (planned) key: a boolean when no content was needed, else a promise.
+ * AND and OR stop at the first operand that decides, so content is read only when it still matters.
+ */
+export function matches(
   key: SearchKey,
   candidate: SearchCandidate,
   content: MessageContent,
   scope: SearchScope,
-): Promise<boolean> {
+): boolean | Promise<boolean> {
   switch (key.key) {
     case 'ALL':
       return true;
@@ -213,42 +225,57 @@ export async function matches(
       return candidate.modseq >= key.modSeq;
     case 'SENTBEFORE':
     case 'SENTON':
-    case 'SENTSINCE': {
-      const sent = (await content.fields(candidate)).sentDate;
-      const day = sent ? dayNumber(sent) : utcDay(candidate.internalDate);
-      return compareDay(day, key.key === 'SENTBEFORE' ? 'BEFORE' : key.key === 'SENTON' ? 'ON' : 'SINCE', key.date);
-    }
+    case 'SENTSINCE':
+      return content.fields(candidate).then(({ sentDate }) => {
+        const day = sentDate ? dayNumber(sentDate) : utcDay(candidate.internalDate);
+        const comparison = key.key === 'SENTBEFORE' ? 'BEFORE' : key.key === 'SENTON' ? 'ON' : 'SINCE';
+        return compareDay(day, comparison, key.date);
+      });
     case 'FROM':
     case 'TO':
     case 'CC':
     case 'BCC':
     case 'SUBJECT': {
-      const fields = await content.fields(candidate);
       const name = key.key.toLowerCase() as 'from' | 'to' | 'cc' | 'bcc' | 'subject';
-      return containsText(fields[name], key.value);
+      return content.fields(candidate).then((fields) => fields[name].includes(key.value));
     }
-    case 'HEADER': {
-      const values = await content.header(candidate, key.field);
+    case 'HEADER':
       // RFC 9051 §6.4.4: an empty string matches every message that has the field at all.
-      return values.some((value) => containsText(value, key.value));
-    }
+      return content.header(candidate, key.field).then((values) => values.some((value) => value.includes(key.value)));
     case 'BODY':
-      return containsText(await content.bodyText(candidate), key.value);
+      return content.bodyText(candidate).then((text) => text.includes(key.value));
     case 'TEXT':
-      return (
-        containsText(await content.headerText(candidate), key.value) ||
-        containsText(await content.bodyText(candidate), key.value)
-      );
-    case 'NOT':
-      return !(await matches(key.operand, candidate, content, scope));
-    case 'OR':
-      return (
-        (await matches(key.left, candidate, content, scope)) || (await matches(key.right, candidate, content, scope))
-      );
+      return content
+        .headerText(candidate)
+        .then(async (header) => header.includes(key.value) || (await content.bodyText(candidate)).includes(key.value));
+    case 'NOT': {
+      const operand = matches(key.operand, candidate, content, scope);
+      return typeof operand === 'boolean' ? !operand : operand.then((matched) => !matched);
+    }
+    case 'OR': {
+      const left = matches(key.left, candidate, content, scope);
+      if (left === true) return true;
+      if (left === false) return matches(key.right, candidate, content, scope);
+      return left.then((matched) => matched || matches(key.right, candidate, content, scope));
+    }
     case 'AND':
-      for (const operand of key.operands) {
-        if (!(await matches(operand, candidate, content, scope))) return false;
-      }
-      return true;
+      return matchesAll(key.operands, 0, candidate, content, scope);
   }
+}
+
+function matchesAll(
+  operands: readonly SearchKey[],
+  from: number,
+  candidate: SearchCandidate,
+  content: MessageContent,
+  scope: SearchScope,
+): boolean | Promise<boolean> {
+  for (let index = from; index < operands.length; index++) {
+    const result = matches(operands[index]!, candidate, content, scope);
+    if (result === false) return false;
+    if (result !== true) {
+      return result.then((matched) => matched && matchesAll(operands, index + 1, candidate, content, scope));
+    }
+  }
+  return true;
 }
