@@ -19,6 +19,7 @@ import type { Stores } from '../../shared/store/open-stores.ts';
 import type { ListenerContext, RunningListener, StartListener } from '../listener.ts';
 import { MailboxChangeNotifier } from './change-notifier.ts';
 import { MessageDetailsCache } from './details-cache.ts';
+import { HeaderCache } from './header-cache.ts';
 import { MAX_CONNECTIONS_PER_ACCOUNT, MAX_CONNECTIONS_PER_IP } from './limits.ts';
 import { MailboxSnapshots } from './mailbox-snapshots.ts';
 import { untaggedStatus } from './protocol/response-writer.ts';
@@ -59,6 +60,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
     authThrottle: new AuthThrottle(),
     detailsCache: new MessageDetailsCache(),
+    headerCache: new HeaderCache(),
     snapshots: new MailboxSnapshots(mail),
   };
   const shared = {

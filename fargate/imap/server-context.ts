@@ -11,6 +11,7 @@ import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { BlobStore } from '../../shared/store/blob.ts';
 import type { MailboxChangeNotifier } from './change-notifier.ts';
 import type { MessageDetailsCache } from './details-cache.ts';
+import type { HeaderCache } from './header-cache.ts';
 import type { MailboxSnapshots } from './mailbox-snapshots.ts';
 import type { ConnectionCounter } from './rate-limiter.ts';
 
@@ -27,6 +28,8 @@ export interface ImapServerContext {
   accountSessions: ConnectionCounter;
   /** Mailboxes' index state, kept current from the change log, shared by the sessions of this process. */
   snapshots: MailboxSnapshots;
+  /** Messages' header sections by blob key, shared by the sessions of this process. */
+  headerCache: HeaderCache;
   /** Message details by mailbox and UID, shared by the sessions of this process. */
   detailsCache: MessageDetailsCache;
   /** Failed-login throttling per client address and account, in this process. */

@@ -150,6 +150,11 @@ async function fetchAttributes(
   const blobs = session.server.blobs;
   const readSpan = (offset: number, length: number) =>
     length <= 0 ? Promise.resolve(Buffer.alloc(0)) : blobs.read(state.blobKey, { offset, length });
+  // The message's own header section (not a part's) is what clients fetch most; it comes from the cache.
+  const readSpanOrHeader = (offset: number, length: number) =>
+    offset === 0 && structure && length === structure.body.bodyOffset
+      ? session.server.headerCache.get(state.blobKey, length, () => readSpan(0, length))
+      : readSpan(offset, length);
   for (const item of items) {
     switch (item.kind) {
       case 'UID':
@@ -183,7 +188,7 @@ async function fetchAttributes(
         const body = structure.body;
         const data =
           item.kind === 'RFC822.HEADER'
-            ? await readSpan(body.headerOffset, body.bodyOffset - body.headerOffset)
+            ? await readSpanOrHeader(body.headerOffset, body.bodyOffset - body.headerOffset)
             : await readSpan(body.bodyOffset, body.bodyEnd - body.bodyOffset);
         attributes.push({ kind: item.kind, data });
         break;
@@ -193,7 +198,7 @@ async function fetchAttributes(
         let data: Buffer;
         if (!range) data = Buffer.alloc(0);
         else if (item.section.text === 'HEADER.FIELDS' || item.section.text === 'HEADER.FIELDS.NOT') {
-          const header = await readSpan(range.start, range.end - range.start);
+          const header = await readSpanOrHeader(range.start, range.end - range.start);
           const filtered = filterHeaderFields(
             header,
             item.section.fields ?? [],
@@ -203,7 +208,10 @@ async function fetchAttributes(
           data = filtered.subarray(part.offset, part.offset + part.length);
         } else {
           const part = partialSpan(range.end - range.start, item.partial);
-          data = await readSpan(range.start + part.offset, part.length);
+          data =
+            item.section.text === 'HEADER' && !item.partial
+              ? await readSpanOrHeader(range.start, range.end - range.start)
+              : await readSpan(range.start + part.offset, part.length);
         }
         attributes.push({
           kind: 'BODY[]',
