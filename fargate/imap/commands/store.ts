@@ -27,11 +27,12 @@ export async function runStore(session: ImapSession, command: CommandOf<'STORE'>
     const sequence = selected.view.sequenceOf(uid);
     if (sequence === undefined) return;
     const attributes: FetchAttribute[] = [];
-    if (command.uid) attributes.push({ kind: 'UID', uid });
+    // RFC 7162 §3.1: once CONDSTORE is on, FETCH responses caused by STORE carry UID and MODSEQ.
+    if (command.uid || session.condstore) attributes.push({ kind: 'UID', uid });
     // RFC 7162 §3.1.3: with UNCHANGEDSINCE the new MODSEQ is reported even for .SILENT.
     if (!command.silent) attributes.push({ kind: 'FLAGS', flags });
     if (session.condstore) attributes.push({ kind: 'MODSEQ', modSeq: modseq });
-    if (attributes.length > (command.uid ? 1 : 0)) session.send(fetchResponse(sequence, attributes));
+    if (attributes.some((attribute) => attribute.kind !== 'UID')) session.send(fetchResponse(sequence, attributes));
   };
   for (const updated of result.updated) {
     selected.noteReported(updated.uid, updated.modseq);
