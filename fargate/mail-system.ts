@@ -9,13 +9,20 @@ import { type ExpireTimer, startExpireTimer } from '../shared/expire/expire-time
 import type { Logger } from '../shared/log/logger.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { startImapListener, startImapsListener } from './imap/imap-listener.ts';
 import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
 import { type RunningOutboundDelivery, startOutboundDelivery } from './outbound/outbound-delivery.ts';
 import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
 import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
 /** The listeners this build has, in start order. */
-const LISTENERS: StartListener[] = [startSmtpListener, startSubmissionListener, startSubmissionTlsListener];
+const LISTENERS: StartListener[] = [
+  startSmtpListener,
+  startSubmissionListener,
+  startSubmissionTlsListener,
+  startImapListener,
+  startImapsListener,
+];
 
 export interface MailSystem {
   listeners: RunningListener[];

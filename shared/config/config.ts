@@ -39,6 +39,7 @@ export interface Config {
     imaps: ListenerConfig;
     managesieve: ListenerConfig;
   };
+  imap: ImapConfig;
   tls: {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
     certFile?: string;
@@ -131,6 +132,17 @@ export interface OutboundConfig {
   concurrency: number;
 }
 
+export interface ImapConfig {
+  /**
+   * Allow LOGIN and AUTHENTICATE PLAIN without TLS on the STARTTLS listener (MARMOT_IMAP_PLAINTEXT_AUTH=1):
+   * for tests and a loopback-only listener, never for one clients reach over a network.
+   */
+  plaintextAuth: boolean;
+  /** Overrides of the per-process connection limits (fargate/imap/limits.ts), e.g. for benchmarks. */
+  maxConnectionsPerIp?: number;
+  maxConnectionsPerAccount?: number;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export class ConfigError extends Error {
@@ -157,6 +169,11 @@ export function loadConfig(env: Env = process.env): Config {
       imap: listener('IMAP', 1143),
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
+    },
+    imap: {
+      plaintextAuth: booleanFrom(env, 'MARMOT_IMAP_PLAINTEXT_AUTH'),
+      maxConnectionsPerIp: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_IP', 1, 1_000_000),
+      maxConnectionsPerAccount: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_ACCOUNT', 1, 1_000_000),
     },
     tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY, secret: tlsSecretFrom(env) },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
@@ -348,6 +365,19 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function optionalIntFrom(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return intFrom(env, name, min, min, max);
+}
+
+function booleanFrom(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1/true or 0/false, not ${JSON.stringify(raw)}`);
 }
 
 function logLevelFrom(raw: string | undefined): LogLevel {
