@@ -46,6 +46,14 @@ const AUTHENTICATED_EXTENSIONS = [
   'MULTIAPPEND',
   'UTF8=ACCEPT',
   `APPENDLIMIT=${MAX_APPEND_BYTES}`,
+  // RFC 4314 §2: the rights beyond RFC 2086's.
+  'ACL',
+  'RIGHTS=kxte',
+  // RFC 9208 §3: the resources, and SETQUOTA.
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
+  'QUOTASET',
 ];
 
 export function capabilities(state: CapabilityState): string[] {
