@@ -20,12 +20,23 @@ import {
 import { MailboxNotFoundError } from '../../../shared/mailbox/errors.ts';
 import { type CommandOf, type Completion, ok } from '../completion.ts';
 import { mailboxNameToWire } from '../namespaces.ts';
-import { aclResponse, listRightsResponse, myRightsResponse } from '../protocol/response-writer.ts';
+import { type ImapValue, token, untagged } from '../protocol/response-writer.ts';
 import type { ImapSession } from '../session.ts';
 import { type MailboxTarget, openMailbox } from './acl-access.ts';
 
-function wireName(session: ImapSession, target: MailboxTarget): string {
-  return mailboxNameToWire(target.sessionName, session.utf8);
+/** RFC 9051 §9 atom-specials (and controls): what an atom may not contain. */
+const NOT_ATOM = /[\u0000-\u0020\u007f-\uffff(){%*"\\\]]/;
+
+/**
+ * An astring as an atom when it can be one, as Cyrus sends ACL responses: cyradm's `lam` prints the
+ * response's words as they are, quotes and all.
+ */
+function astring(text: string): ImapValue {
+  return text !== '' && !NOT_ATOM.test(text) ? token(text) : text;
+}
+
+function wireName(session: ImapSession, target: MailboxTarget): ImapValue {
+  return astring(mailboxNameToWire(target.sessionName, session.utf8));
 }
 
 export async function runSetAcl(session: ImapSession, command: CommandOf<'SETACL'>): Promise<Completion> {
@@ -53,7 +64,10 @@ export async function runDeleteAcl(session: ImapSession, command: CommandOf<'DEL
 
 export async function runGetAcl(session: ImapSession, command: CommandOf<'GETACL'>): Promise<Completion> {
   const { target, mailbox } = await openMailbox(session, command.mailbox, 'administer');
-  session.send(aclResponse(wireName(session, target), aclEntries(mailbox, target.ownerAccount?.address)));
+  // RFC 4314 §3.6: * ACL mailbox *(identifier rights).
+  const entries = aclEntries(mailbox, target.ownerAccount?.address);
+  const pairs = entries.flatMap(({ identifier, rights }) => [astring(identifier), astring(rights)]);
+  session.send(untagged(token('ACL'), wireName(session, target), ...pairs));
   return ok('GETACL completed');
 }
 
@@ -62,13 +76,23 @@ export async function runListRights(session: ImapSession, command: CommandOf<'LI
   const { target } = await openMailbox(session, command.mailbox, 'administer');
   const listed = listableRights(command.identifier, target.ownerAccount?.address);
   // RFC 4314 §3.4: the identifier comes back as the client spelled it.
-  session.send(listRightsResponse(wireName(session, target), command.identifier, listed.required, listed.optional));
+  // RFC 4314 §3.7: * LISTRIGHTS mailbox identifier required *optional.
+  session.send(
+    untagged(
+      token('LISTRIGHTS'),
+      wireName(session, target),
+      astring(command.identifier),
+      astring(listed.required),
+      ...listed.optional.map(astring),
+    ),
+  );
   return ok('LISTRIGHTS completed');
 }
 
 export async function runMyRights(session: ImapSession, command: CommandOf<'MYRIGHTS'>): Promise<Completion> {
   const { target, rights } = await openMailbox(session, command.mailbox);
   if (!mayAskMyRights(rights)) throw new MailboxNotFoundError(target.sessionName);
-  session.send(myRightsResponse(wireName(session, target), formatRights(rights)));
+  // RFC 4314 §3.8: * MYRIGHTS mailbox rights.
+  session.send(untagged(token('MYRIGHTS'), wireName(session, target), astring(formatRights(rights))));
   return ok('MYRIGHTS completed');
 }
