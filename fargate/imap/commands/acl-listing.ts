@@ -9,6 +9,7 @@
  * LSUB and LIST-STATUS need.
  */
 import {
+  ALL_RIGHTS,
   effectiveRights,
   listGrantedMailboxes,
   OTHER_USERS_PREFIX,
@@ -28,29 +29,42 @@ import { accessorOf } from './acl-access.ts';
 /** Other accounts an administrator's LIST reads at most (each one's mailboxes are bounded already). */
 export const MAX_ADMIN_LISTED_ACCOUNTS = 5_000;
 
+/** A mailbox as a session lists it: its session name, and the session's rights on it. */
+export interface VisibleMailbox extends Mailbox {
+  rights: string;
+}
+
 /** Every mailbox the session may look up, named as the session names them. */
-export async function visibleMailboxes(session: ImapSession, patterns: readonly string[]): Promise<Mailbox[]> {
+export async function visibleMailboxes(session: ImapSession, patterns: readonly string[]): Promise<VisibleMailbox[]> {
   const mail = session.server.mail;
   const accessor = accessorOf(session);
   const account = session.account!;
-  const visible: Mailbox[] = await listMailboxes(mail, account.id);
+  const visible: VisibleMailbox[] = (await listMailboxes(mail, account.id)).map((mailbox) => ({
+    ...mailbox,
+    rights: ALL_RIGHTS,
+  }));
   for (const mailbox of await listExistingMailboxes(mail, sharedMailboxOwner(account.domain))) {
-    if (mailbox.name === INBOX || !effectiveRights(mailbox, accessor).includes('l')) continue;
-    visible.push({ ...mailbox, name: sessionNameOf({ kind: 'shared', domain: account.domain, name: mailbox.name }) });
+    const rights = effectiveRights(mailbox, accessor);
+    if (mailbox.name === INBOX || !rights.includes('l')) continue;
+    const name = sessionNameOf({ kind: 'shared', domain: account.domain, name: mailbox.name });
+    visible.push({ ...mailbox, name, rights });
   }
-  const named = (address: string, mailbox: Mailbox): Mailbox => ({
+  const named = (address: string, mailbox: Mailbox, rights: string): VisibleMailbox => ({
     ...mailbox,
     name: sessionNameOf({ kind: 'personal', address, name: mailbox.name }),
+    rights,
   });
   if (!account.admin) {
     for (const granted of await listGrantedMailboxes(mail, accessor)) {
-      visible.push(named(granted.ownerAddress, granted.mailbox));
+      visible.push(named(granted.ownerAddress, granted.mailbox, granted.rights));
     }
     return visible;
   }
   for (const other of await accountsToList(session, patterns)) {
     if (other.id === account.id) continue;
-    for (const mailbox of await listExistingMailboxes(mail, other.id)) visible.push(named(other.address, mailbox));
+    for (const mailbox of await listExistingMailboxes(mail, other.id)) {
+      visible.push(named(other.address, mailbox, ALL_RIGHTS));
+    }
   }
   return visible;
 }

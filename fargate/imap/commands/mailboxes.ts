@@ -36,7 +36,7 @@ import { decodeMailboxName } from '../protocol/mailbox-name.ts';
 import { listResponse, namespaceResponse, statusResponse, untaggedStatus } from '../protocol/response-writer.ts';
 import type { ImapSession } from '../session.ts';
 import { accessorOf, type MailboxTarget, openMailbox, resolveTarget } from './acl-access.ts';
-import { visibleMailboxes } from './acl-listing.ts';
+import { type VisibleMailbox, visibleMailboxes } from './acl-listing.ts';
 
 export async function runCreate(session: ImapSession, command: CommandOf<'CREATE'>): Promise<Completion> {
   // RFC 9051 §6.3.4: a trailing separator says the client intends to create inferiors; the name is without it.
@@ -143,7 +143,7 @@ export async function runNamespace(session: ImapSession): Promise<Completion> {
 /** One line of a LIST answer, before encoding. */
 interface ListCandidate {
   name: string;
-  mailbox: Mailbox | undefined;
+  mailbox: VisibleMailbox | undefined;
   subscribed: boolean;
   hasChildren: boolean;
   /** RFC 5258 §3.5: listed only because an inferior matches the selection (RECURSIVEMATCH). */
@@ -218,7 +218,8 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
       }),
     );
     // RFC 5819 §2: the STATUS of each selectable listed mailbox follows its LIST line.
-    if (returns.status && candidate.mailbox) {
+    // RFC 4314 §4: STATUS needs `r`; a mailbox listed for `l` alone gets no STATUS line.
+    if (returns.status && candidate.mailbox?.rights.includes('r')) {
       await sendStatus(session, candidate.mailbox, returns.status);
     }
   }

@@ -228,6 +228,15 @@ describe('IMAP ACL', () => {
     ]);
     const carolList = (await ok(carol, 'LIST "" "Shared/*"')).untagged;
     assert.deepEqual(carolList, ['* LIST (\\HasNoChildren) "/" "Shared/news"']);
+    // LIST-STATUS gives STATUS only where the user has `r`.
+    await ok(boss, 'CREATE Shared/lookup-only');
+    await ok(boss, 'SETACL Shared/lookup-only anyone l');
+    const withStatus = (await ok(carol, 'LIST "" "Shared/*" RETURN (STATUS (MESSAGES))')).untagged;
+    assert.deepEqual(withStatus, [
+      '* LIST (\\HasNoChildren) "/" "Shared/lookup-only"',
+      '* LIST (\\HasNoChildren) "/" "Shared/news"',
+      '* STATUS "Shared/news" (MESSAGES 0)',
+    ]);
     // Shared mailboxes take mail from those with `i`; readers with `r` see it.
     assert.equal((await append(bob, 'Shared/staff', 'to the staff')).status, 'OK');
     assert.equal((await append(carol, 'Shared/staff', 'not staff')).status, 'NO');
