@@ -75,8 +75,9 @@ const BACKSPACE = new Set(['\u007f', '\b']);
 function promptHidden(io: CliIo, prompts: string[]): Promise<string[]> {
   const { stdin, stderr } = io;
   const lines: string[] = [];
-  stderr.write(prompts[0]!);
+  // Echo off before the prompt shows: a password typed (or pasted) the moment it appears is not echoed.
   stdin.setRawMode!(true);
+  stderr.write(prompts[0]!);
   stdin.setEncoding('utf8');
   stdin.resume();
   return new Promise((resolve, reject) => {

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import type { KeyVaultConfig } from '../keyvault/open-key-vault.ts';
 
 export interface ListenerConfig {
   host: string;
@@ -29,6 +30,11 @@ export interface Config {
   /** Name this server gives itself in greetings and trace headers. */
   hostname: string;
   store: StoreConfig;
+  /**
+   * Where secrets at rest are sealed (legacy SASL verifiers, DKIM keys): the master key file in the
+   * data directory, or AWS KMS (MARMOT_KEY_ID). Follows MARMOT_STORE unless MARMOT_KEY_VAULT says otherwise.
+   */
+  keyVault: KeyVaultConfig;
   listeners: {
     smtp: ListenerConfig;
     submission: ListenerConfig;
@@ -66,6 +72,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     hostname: env.MARMOT_HOSTNAME ?? hostname(),
     store: storeFrom(env, dataDir),
+    keyVault: keyVaultFrom(env, dataDir),
     listeners: {
       smtp: listener('SMTP', 2525),
       submission: listener('SUBMISSION', 2587),
@@ -99,6 +106,23 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
     s3Endpoint: env.MARMOT_S3_ENDPOINT,
     s3ForcePathStyle: env.MARMOT_S3_ENDPOINT !== undefined,
   };
+}
+
+/**
+ * A local master key on an AWS store is allowed (tests against the emulators use it) but never the
+ * default there: a Fargate task's disk is ephemeral, so its key, and everything sealed with it, would
+ * be lost on the next deployment.
+ */
+function keyVaultFrom(env: Env, dataDir: string): KeyVaultConfig {
+  const kind = env.MARMOT_KEY_VAULT || (env.MARMOT_STORE === 'aws' ? 'aws' : 'local');
+  if (kind === 'local') return { kind, dataDir };
+  if (kind !== 'aws') {
+    throw new ConfigError(`MARMOT_KEY_VAULT must be "local" or "aws", not ${JSON.stringify(kind)}`);
+  }
+  const keyId = env.MARMOT_KEY_ID;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!keyId || !region) throw new ConfigError('the AWS key vault needs MARMOT_KEY_ID (a KMS key ARN) and AWS_REGION');
+  return { kind, region, keyId, endpoint: env.MARMOT_KMS_ENDPOINT || undefined };
 }
 
 function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {

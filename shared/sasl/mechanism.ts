@@ -55,6 +55,10 @@ export interface SaslDirectory {
    * no domain). Must not depend on whether the account exists: that would let them be enumerated.
    */
   legacyMechanismsEnabled(domain: string | undefined): Promise<boolean>;
+  /** The hosted domains whose legacy switch is on: whether to advertise them, and DIGEST-MD5's realms. */
+  domainsWithLegacyMechanisms(): Promise<string[]>;
+  /** The secret shared by every listener process that decoy SCRAM salts are derived from. */
+  decoySaltSecret(): Promise<Buffer>;
 }
 
 export interface SaslContext {
