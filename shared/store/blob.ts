@@ -9,6 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 
+/** Whole bytes; a range past the end stops there, one starting at or past the end is empty. */
 export interface ByteRange {
   offset: number;
   /** Bytes from offset; to the end when absent. */
@@ -49,4 +50,48 @@ export function assertBlobKey(key: string): void {
   if (!BLOB_KEY.test(key) || key.split('/').some((segment) => segment === '.' || segment === '..')) {
     throw new Error(`invalid blob key: ${JSON.stringify(key)}`);
   }
+}
+
+const BLOB_PREFIX = /^([A-Za-z0-9._=-]+\/)*[A-Za-z0-9._=-]*$/;
+
+/**
+ * Rejects list prefixes that are not the start of some valid key: whole segments follow the key rules
+ * (so `../` cannot reach outside the store); the last, partial segment may be empty or a segment's start.
+ */
+export function assertBlobPrefix(prefix: string): void {
+  const wholeSegments = prefix.split('/').slice(0, -1);
+  if (!BLOB_PREFIX.test(prefix) || wholeSegments.some((segment) => segment === '.' || segment === '..')) {
+    throw new Error(`invalid blob prefix: ${JSON.stringify(prefix)}`);
+  }
+}
+
+/**
+ * Ranges are whole numbers of bytes. A range reaching past the end stops at the end; one starting at or
+ * past the end is empty (as reading a file there is), never an error.
+ */
+export function assertByteRange(range: ByteRange | undefined): void {
+  if (range === undefined) return;
+  if (!Number.isSafeInteger(range.offset) || range.offset < 0) {
+    throw new Error(`invalid byte range offset ${range.offset}`);
+  }
+  if (range.length !== undefined && (!Number.isSafeInteger(range.length) || range.length < 0)) {
+    throw new Error(`invalid byte range length ${range.length}`);
+  }
+}
+
+/** A list page holds at most this many blobs (S3's own ceiling), whatever the caller asks for. */
+export const MAX_BLOB_LIST_PAGE = 1000;
+
+export function blobListLimit(limit: number | undefined): number {
+  if (limit === undefined) return MAX_BLOB_LIST_PAGE;
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`list limit must be a positive integer, not ${limit}`);
+  return Math.min(limit, MAX_BLOB_LIST_PAGE);
+}
+
+/** The bytes of one chunk of a body stream: Buffers, other Uint8Arrays, or strings (as UTF-8). */
+export function chunkBytes(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  throw new TypeError('blob streams must carry bytes');
 }

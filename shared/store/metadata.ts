@@ -11,6 +11,10 @@
  * spans items is designed so a crash between two writes leaves a state that is valid or repairable.
  *
  * A promise that resolves means the write is durable (SQLite: WAL with synchronous=FULL; DynamoDB: acknowledged).
+ *
+ * Every adapter refuses what DynamoDB would (item-limits.ts, conditions.ts): empty keys, pk over 2048 and
+ * sk over 1024 bytes, items over 400 KB, NaN/Infinity/unsafe integers, nesting deeper than 32. Strings
+ * compare in UTF-8 byte order. Pages hold at most 1000 items.
  */
 
 /** Attribute values are plain JSON. Binary data is stored base64-encoded by the module that owns it. */
@@ -25,7 +29,8 @@ export interface Item {
 /**
  * A condition on one top-level attribute of the item as it is before the write. A missing item has
  * every attribute missing, so `{ attribute: 'pk', op: 'notExists' }` means "only if the item is absent".
- * Comparisons against a missing attribute are false. All conditions of a write must hold.
+ * Comparisons against a missing attribute are false, and between different types false (but `<>` true).
+ * Booleans compare only with = and <>. All conditions of a write must hold.
  */
 export type Condition =
   | { attribute: string; op: 'exists' | 'notExists' }
@@ -34,7 +39,10 @@ export type Condition =
 export interface Update {
   /** Attributes to set (replacing the old value). */
   set?: Record<string, AttributeValue>;
-  /** Numeric attributes to add to atomically; a missing attribute counts as 0. */
+  /**
+   * Numeric attributes to add to atomically; a missing attribute counts as 0. Safe integers only:
+   * DynamoDB adds in decimal, JavaScript in binary floating point.
+   */
   add?: Record<string, number>;
   /** Attributes to remove. */
   remove?: string[];

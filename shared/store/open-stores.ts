@@ -13,9 +13,7 @@ export interface Stores {
 }
 
 export async function openStores(config: StoreConfig): Promise<Stores> {
-  if (config.kind !== 'local') throw new Error('the AWS store adapters are not available yet');
-  const metadata = new SqliteMetadataStore(join(config.dataDir, 'metadata.sqlite'));
-  const blobs = await FileBlobStore.open(join(config.dataDir, 'blobs'));
+  const { metadata, blobs } = config.kind === 'local' ? await openLocal(config.dataDir) : await openAws(config);
   return {
     metadata,
     blobs,
@@ -23,4 +21,35 @@ export async function openStores(config: StoreConfig): Promise<Stores> {
       await Promise.all([metadata.close(), blobs.close()]);
     },
   };
+}
+
+async function openLocal(dataDir: string): Promise<{ metadata: MetadataStore; blobs: BlobStore }> {
+  const metadata = new SqliteMetadataStore(join(dataDir, 'metadata.sqlite'));
+  const blobs = await FileBlobStore.open(join(dataDir, 'blobs'));
+  return { metadata, blobs };
+}
+
+/**
+ * Credentials come from the SDK's default chain (the task or function role in AWS). Imported on demand
+ * so the local system never loads the AWS SDK.
+ */
+async function openAws(
+  config: Extract<StoreConfig, { kind: 'aws' }>,
+): Promise<{ metadata: MetadataStore; blobs: BlobStore }> {
+  const [{ DynamoDbMetadataStore }, { S3BlobStore }] = await Promise.all([
+    import('./dynamodb/dynamodb-metadata-store.ts'),
+    import('./s3/s3-blob-store.ts'),
+  ]);
+  const metadata = new DynamoDbMetadataStore({
+    region: config.region,
+    table: config.table,
+    endpoint: config.dynamodbEndpoint,
+  });
+  const blobs = new S3BlobStore({
+    region: config.region,
+    bucket: config.bucket,
+    endpoint: config.s3Endpoint,
+    forcePathStyle: config.s3ForcePathStyle,
+  });
+  return { metadata, blobs };
 }

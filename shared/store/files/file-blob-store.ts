@@ -2,19 +2,32 @@
  * The local blob store: one file per blob under a root directory. A put writes a temporary file,
  * fsyncs it, renames it into place and fsyncs the directory, so a reader (or a restart after a crash)
  * sees the whole blob or none of it. Leftover temporary files from a crash are removed at open.
+ *
+ * Layout: key `msg/ab/abcdef` is the file `msg/ab/abcdef@`. The suffix is outside the key alphabet, so
+ * a blob's file never collides with another key's directory (`a` and `a/b` can both exist, as in S3),
+ * and the temporary directory `@tmp` can be neither a key's file nor its directory.
  */
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { assertBlobKey, type BlobInfo, type BlobListPage, type BlobStore, type ByteRange } from '../blob.ts';
+import {
+  assertBlobKey,
+  assertBlobPrefix,
+  assertByteRange,
+  type BlobInfo,
+  type BlobListPage,
+  type BlobStore,
+  type ByteRange,
+  blobListLimit,
+  chunkBytes,
+} from '../blob.ts';
 import { BlobNotFoundError } from '../errors.ts';
 
-const TEMP_DIR = '.tmp';
-const DEFAULT_PAGE = 1000;
+const TEMP_DIR = '@tmp';
+const BLOB_FILE_SUFFIX = '@';
 
 export class FileBlobStore implements BlobStore {
   private constructor(private readonly root: string) {}
@@ -32,18 +45,8 @@ export class FileBlobStore implements BlobStore {
       const handle = await open(temp, 'wx', 0o600);
       let size = 0;
       try {
-        const out = createWriteStream('', { fd: handle.fd, autoClose: false, flush: false });
-        const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
-        await pipeline(
-          source,
-          async function* (chunks: AsyncIterable<Buffer>) {
-            for await (const chunk of chunks) {
-              size += chunk.length;
-              yield chunk;
-            }
-          },
-          out,
-        );
+        if (Buffer.isBuffer(body)) size = await writeAll(handle, body);
+        else for await (const chunk of body) size += await writeAll(handle, chunkBytes(chunk));
         await handle.sync();
       } finally {
         await handle.close();
@@ -54,6 +57,7 @@ export class FileBlobStore implements BlobStore {
       await syncDirectory(dirname(path));
       return { size };
     } catch (error) {
+      if (!Buffer.isBuffer(body)) body.destroy();
       await unlink(temp).catch(() => {});
       throw error;
     }
@@ -61,16 +65,18 @@ export class FileBlobStore implements BlobStore {
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(key);
+    assertByteRange(range);
     const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'ENOENT' ? new BlobNotFoundError(key) : error;
     });
-    const start = range?.offset ?? 0;
     if (range?.length === 0) {
       await handle.close();
       return Readable.from([]);
     }
+    const start = range?.offset ?? 0;
     const end = range?.length === undefined ? undefined : start + range.length - 1;
-    return createReadStream('', { fd: handle, start, end, autoClose: true });
+    // The stream owns the handle and closes it when it ends or is destroyed.
+    return handle.createReadStream({ start, end });
   }
 
   async read(key: string, range?: ByteRange): Promise<Buffer> {
@@ -94,32 +100,38 @@ export class FileBlobStore implements BlobStore {
   }
 
   async list(prefix: string, options: { cursor?: string; limit?: number } = {}): Promise<BlobListPage> {
-    const limit = options.limit ?? DEFAULT_PAGE;
+    assertBlobPrefix(prefix);
+    const limit = blobListLimit(options.limit);
     // Walk only the directory the prefix reaches into, then filter by the full prefix.
     const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const keys = (await this.walk(join(this.root, base)))
-      .map((path) => relative(this.root, path).split(sep).join('/'))
+    const keys = (await this.walk(join(this.root, ...base.split('/'))))
+      .map((path) => relative(this.root, path).split(sep).join('/').slice(0, -BLOB_FILE_SUFFIX.length))
       .filter((key) => key.startsWith(prefix) && (options.cursor === undefined || key > options.cursor))
       .sort();
-    const page = keys.slice(0, limit);
-    const blobs = await Promise.all(
-      page.map(async (key) => {
-        const info = await stat(this.pathOf(key));
-        return { key, size: info.size, modified: info.mtime };
-      }),
-    );
-    return keys.length > limit ? { blobs, cursor: page.at(-1) } : { blobs };
+    const blobs: BlobInfo[] = [];
+    let more = false;
+    for (const key of keys) {
+      if (blobs.length === limit) {
+        more = true;
+        break;
+      }
+      // A blob deleted since the walk is simply not listed.
+      const info = await this.head(key);
+      if (info) blobs.push(info);
+    }
+    return more ? { blobs, cursor: blobs.at(-1)?.key } : { blobs };
   }
 
   async close(): Promise<void> {}
 
   private pathOf(key: string): string {
     assertBlobKey(key);
-    return join(this.root, ...key.split('/'));
+    return `${join(this.root, ...key.split('/'))}${BLOB_FILE_SUFFIX}`;
   }
 
+  /** The blob files under a directory (only names ending in the suffix; the temporary directory never). */
   private async walk(directory: string): Promise<string[]> {
-    let entries: import('node:fs').Dirent[];
+    let entries: Dirent[];
     try {
       entries = await readdir(directory, { withFileTypes: true });
     } catch (error) {
@@ -131,10 +143,20 @@ export class FileBlobStore implements BlobStore {
       if (entry.name === TEMP_DIR && directory === this.root) continue;
       const path = join(directory, entry.name);
       if (entry.isDirectory()) files.push(...(await this.walk(path)));
-      else if (entry.isFile()) files.push(path);
+      else if (entry.isFile() && entry.name.endsWith(BLOB_FILE_SUFFIX)) files.push(path);
     }
     return files;
   }
+}
+
+/** Writes the whole buffer (a single write may be short) and returns its length. */
+async function writeAll(handle: FileHandle, bytes: Buffer): Promise<number> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+    written += bytesWritten;
+  }
+  return bytes.length;
 }
 
 async function syncDirectory(path: string): Promise<void> {

@@ -9,8 +9,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { applyUpdate, assertUpdatable, conditionsHold } from '../conditions.ts';
+import { applyUpdate, assertConditions, assertUpdatable, conditionsHold } from '../conditions.ts';
 import { ConditionFailedError } from '../errors.ts';
+import { assertItemKey, assertPartitionKey, assertStorableItem, pageLimit } from '../item-limits.ts';
+import { prefixSuccessor } from '../key-order.ts';
 import type {
   Condition,
   Item,
@@ -23,7 +25,6 @@ import type {
 } from '../metadata.ts';
 
 const BUSY_TIMEOUT_MS = 10_000;
-const DEFAULT_PAGE = 1000;
 const SCHEMA_VERSION = 1;
 
 interface Row {
@@ -60,10 +61,13 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async get(pk: string, sk: string): Promise<Item | undefined> {
+    assertItemKey(pk, sk);
     return this.read(pk, sk);
   }
 
   async put(item: Item, conditions?: Condition[]): Promise<void> {
+    assertStorableItem(item);
+    assertConditions(conditions);
     this.atomically(() => {
       if (conditions?.length && !conditionsHold(this.read(item.pk, item.sk), conditions)) {
         throw new ConditionFailedError(item.pk, item.sk);
@@ -73,17 +77,21 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async update(pk: string, sk: string, update: Update): Promise<Item> {
+    assertItemKey(pk, sk);
     assertUpdatable(update);
     return this.atomically(() => {
       const current = this.read(pk, sk);
       if (!conditionsHold(current, update.conditions)) throw new ConditionFailedError(pk, sk);
       const next = applyUpdate(pk, sk, current, update);
+      assertStorableItem(next);
       this.upsertRow.run(pk, sk, encode(next));
       return next;
     });
   }
 
   async delete(pk: string, sk: string, conditions?: Condition[]): Promise<void> {
+    assertItemKey(pk, sk);
+    assertConditions(conditions);
     this.atomically(() => {
       if (conditions?.length && !conditionsHold(this.read(pk, sk), conditions)) {
         throw new ConditionFailedError(pk, sk);
@@ -93,13 +101,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async query(pk: string, options: QueryOptions = {}): Promise<QueryPage> {
+    assertPartitionKey(pk);
+    const limit = pageLimit(options.limit);
     const where = ['pk = ?'];
     const params: string[] = [pk];
-    if (options.beginsWith !== undefined) {
-      // A range rather than LIKE: LIKE would treat % and _ in the prefix as wildcards.
-      where.push('sk >= ? AND sk < ?');
-      params.push(options.beginsWith, `${options.beginsWith}\u{10FFFF}`);
-    }
+    if (options.beginsWith !== undefined) where.push(...prefixRange('sk', options.beginsWith, params));
     if (options.from !== undefined) {
       where.push('sk >= ?');
       params.push(options.from);
@@ -112,7 +118,6 @@ export class SqliteMetadataStore implements MetadataStore {
       where.push(options.reverse ? 'sk < ?' : 'sk > ?');
       params.push(options.startAfter);
     }
-    const limit = options.limit ?? DEFAULT_PAGE;
     const rows = this.db
       .prepare(
         `SELECT pk, sk, data FROM items WHERE ${where.join(' AND ')} ORDER BY sk ${options.reverse ? 'DESC' : 'ASC'} LIMIT ?`,
@@ -124,18 +129,15 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async scan(options: ScanOptions = {}): Promise<ScanPage> {
+    const limit = pageLimit(options.limit);
     const where: string[] = [];
     const params: string[] = [];
-    if (options.pkPrefix !== undefined) {
-      where.push('pk >= ? AND pk < ?');
-      params.push(options.pkPrefix, `${options.pkPrefix}\u{10FFFF}`);
-    }
+    if (options.pkPrefix !== undefined) where.push(...prefixRange('pk', options.pkPrefix, params));
     if (options.cursor !== undefined) {
-      const [pk, sk] = JSON.parse(options.cursor) as [string, string];
+      const [pk, sk] = decodeScanCursor(options.cursor);
       where.push('(pk > ? OR (pk = ? AND sk > ?))');
       params.push(pk, pk, sk);
     }
-    const limit = options.limit ?? DEFAULT_PAGE;
     const rows = this.db
       .prepare(
         `SELECT pk, sk, data FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY pk, sk LIMIT ?`,
@@ -166,6 +168,31 @@ export class SqliteMetadataStore implements MetadataStore {
       throw error;
     }
   }
+}
+
+/**
+ * `column starts with prefix` as a range the primary key index serves. Not LIKE: it would treat % and _
+ * in the prefix as wildcards. SQLite compares TEXT by UTF-8 bytes, the order prefixSuccessor uses.
+ */
+function prefixRange(column: 'pk' | 'sk', prefix: string, params: string[]): string[] {
+  const successor = prefixSuccessor(prefix);
+  params.push(prefix);
+  if (successor === undefined) return [`${column} >= ?`];
+  params.push(successor);
+  return [`${column} >= ? AND ${column} < ?`];
+}
+
+function decodeScanCursor(cursor: string): [string, string] {
+  let key: unknown;
+  try {
+    key = JSON.parse(cursor);
+  } catch {
+    key = undefined;
+  }
+  if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string') {
+    throw new Error('invalid scan cursor');
+  }
+  return [key[0], key[1]];
 }
 
 function encode(item: Item): string {
