@@ -111,7 +111,8 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
 /**
  * A local master key on an AWS store is allowed (tests against the emulators use it) but never the
  * default there: a Fargate task's disk is ephemeral, so its key, and everything sealed with it, would
- * be lost on the next deployment.
+ * be lost on the next deployment. Without MARMOT_KEY_ID the vault is `unconfigured`: a process that
+ * needs it (the listeners, the CLI) fails when it opens it, with this message; the others run.
  */
 function keyVaultFrom(env: Env, dataDir: string): KeyVaultConfig {
   const kind = env.MARMOT_KEY_VAULT || (env.MARMOT_STORE === 'aws' ? 'aws' : 'local');
@@ -121,7 +122,9 @@ function keyVaultFrom(env: Env, dataDir: string): KeyVaultConfig {
   }
   const keyId = env.MARMOT_KEY_ID;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!keyId || !region) throw new ConfigError('the AWS key vault needs MARMOT_KEY_ID (a KMS key ARN) and AWS_REGION');
+  if (!keyId || !region) {
+    return { kind: 'unconfigured', missing: 'the AWS key vault needs MARMOT_KEY_ID (a KMS key ARN) and AWS_REGION' };
+  }
   return { kind, region, keyId, endpoint: env.MARMOT_KMS_ENDPOINT || undefined };
 }
 
