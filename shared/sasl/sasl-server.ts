@@ -48,15 +48,11 @@ export interface SaslServerOptions {
   now?: () => number;
 }
 
-interface CachedDomains {
-  domains: string[];
-  readAt: number;
-}
-
 export class SaslServer {
   readonly throttle: AuthThrottle;
-  private cached: CachedDomains | undefined;
-  private reading: Promise<string[]> | undefined;
+  private legacyDomains: readonly string[] = [];
+  private readAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | undefined;
   private readonly now: () => number;
 
   private constructor(
@@ -67,31 +63,40 @@ export class SaslServer {
     this.now = options.now ?? Date.now;
   }
 
-  /** Creates the decoy (one scrypt and two PBKDF2 derivations, a vault call): once per process. */
+  /**
+   * Creates the decoy (one scrypt and two PBKDF2 derivations, a vault call) and reads the legacy
+   * domains once: made once per process.
+   */
   static async open(options: SaslServerOptions): Promise<SaslServer> {
     const saltSecret = await options.directory.decoySaltSecret();
-    return new SaslServer(options, await createDecoyCredentials(options.vault, { saltSecret }));
+    const server = new SaslServer(options, await createDecoyCredentials(options.vault, { saltSecret }));
+    await server.refresh();
+    return server;
   }
 
-  /** What to advertise on this connection now, strongest first. */
-  async mechanisms(connection: Pick<SaslConnection, 'tls' | 'channelBindings'>): Promise<SaslMechanismName[]> {
-    const legacyDomains = await this.legacyDomains();
+  /**
+   * What to advertise on this connection now, strongest first. Synchronous, because greetings, EHLO
+   * and CAPABILITY are built synchronously: it answers from the cached legacy-domain list and reads
+   * the list again in the background once it is LEGACY_DOMAINS_CACHE_MS old.
+   */
+  mechanisms(connection: Pick<SaslConnection, 'tls' | 'channelBindings'>): SaslMechanismName[] {
+    const legacyDomains = this.currentLegacyDomains();
     return advertisedMechanisms({
       tls: connection.tls,
       legacyEnabled: legacyDomains.length > 0,
-      channelBinding: hasChannelBinding(connection.channelBindings),
+      channelBinding: connection.tls && hasChannelBinding(connection.channelBindings),
     });
   }
 
-  async context(connection: SaslConnection): Promise<SaslContext> {
-    const legacyDomains = await this.legacyDomains();
+  context(connection: SaslConnection): SaslContext {
+    const legacyDomains = this.currentLegacyDomains();
     return {
       directory: this.options.directory,
       decoy: this.decoy,
       service: connection.service,
       hostname: this.options.hostname,
       alternateHostnames: this.options.alternateHostnames,
-      digestRealms: legacyDomains.length <= MAX_DIGEST_REALMS ? legacyDomains : [],
+      digestRealms: legacyDomains.length <= MAX_DIGEST_REALMS ? [...legacyDomains] : [],
       tls: connection.tls,
       channelBindings: connection.tls ? connection.channelBindings : undefined,
       throttle: { limiter: this.throttle, clientAddress: connection.clientAddress },
@@ -99,28 +104,30 @@ export class SaslServer {
   }
 
   /** A mechanism for one exchange, or undefined when the name is not one we implement. */
-  async start(mechanism: string, connection: SaslConnection): Promise<SaslMechanism | undefined> {
-    return createMechanism(mechanism, await this.context(connection));
+  start(mechanism: string, connection: SaslConnection): SaslMechanism | undefined {
+    return createMechanism(mechanism, this.context(connection));
   }
 
-  /**
-   * The cached list, read again once stale; one read at a time. When the read fails the last list is
-   * kept (none before the first success), so a store outage never breaks a greeting or EHLO: the
-   * exchanges themselves then fail as `unavailable`.
-   */
-  private async legacyDomains(): Promise<string[]> {
-    const cached = this.cached;
-    if (cached && this.now() - cached.readAt < LEGACY_DOMAINS_CACHE_MS) return cached.domains;
+  /** Reads the list again (one read at a time) and waits for it. */
+  refresh(): Promise<void> {
     this.reading ??= this.options.directory
       .domainsWithLegacyMechanisms()
       .then((domains) => {
-        this.cached = { domains, readAt: this.now() };
-        return domains;
+        this.legacyDomains = domains;
       })
-      .catch(() => cached?.domains ?? [])
+      // A failed read keeps the last list (none before the first success), so a store outage never
+      // breaks a greeting or EHLO (the exchanges themselves then fail as `unavailable`), and is
+      // retried after the same interval rather than on every greeting.
+      .catch(() => undefined)
       .finally(() => {
+        this.readAt = this.now();
         this.reading = undefined;
       });
     return this.reading;
+  }
+
+  private currentLegacyDomains(): readonly string[] {
+    if (this.now() - this.readAt >= LEGACY_DOMAINS_CACHE_MS) void this.refresh();
+    return this.legacyDomains;
   }
 }

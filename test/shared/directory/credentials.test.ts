@@ -53,7 +53,7 @@ for (const adapters of adapterSets) {
     let sasl: SaslServer;
 
     const mechanism = async (name: string, tls = true): Promise<SaslMechanism> => {
-      const started = await sasl.start(name, { service: 'imap', tls, clientAddress: '192.0.2.7' });
+      const started = sasl.start(name, { service: 'imap', tls, clientAddress: '192.0.2.7' });
       assert.ok(started, name);
       return started;
     };
@@ -171,7 +171,7 @@ for (const adapters of adapterSets) {
         vault: keyVault,
         hostname: HOSTNAME,
       });
-      const started = await otherProcess.start('SCRAM-SHA-256', {
+      const started = otherProcess.start('SCRAM-SHA-256', {
         service: 'smtp',
         tls: true,
         clientAddress: '198.51.100.1',
