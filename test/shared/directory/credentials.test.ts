@@ -20,9 +20,9 @@ import { hmacMd5States } from '../../../shared/sasl/md5-state.ts';
 import type { SaslMechanism } from '../../../shared/sasl/mechanism.ts';
 import { SaslServer } from '../../../shared/sasl/sasl-server.ts';
 import { SqliteMetadataStore } from '../../../shared/store/sqlite/sqlite-metadata-store.ts';
-import { adapterSets, type StoreSet } from '../../support/stores.ts';
+import { adapterSets, awsAdapters, type StoreSet } from '../../support/stores.ts';
 import { outcome } from '../sasl/sasl-fixture.ts';
-import { temporaryKeyVault } from './key-vault-fixture.ts';
+import { keyVaultFor, temporaryKeyVault } from './key-vault-fixture.ts';
 import { authenticateAs, CLIENT_MECHANISMS, type ClientMechanism } from './sasl-clients.ts';
 import { scryptOnlyCredentials } from './scrypt-only-credentials.ts';
 
@@ -65,7 +65,7 @@ for (const adapters of adapterSets) {
 
     before(async () => {
       stores = await adapters.open();
-      keyVault = await temporaryKeyVault();
+      keyVault = await keyVaultFor(adapters);
       directory = new Directory(stores.metadata, { keyVault });
       await directory.addDomain('acct.example');
       await directory.addDomain('strict.example', { legacySaslMechanisms: false });
@@ -99,7 +99,8 @@ for (const adapters of adapterSets) {
       const legacy = await account?.credentials.legacyVerifiers();
       assert.deepEqual(legacy?.ntHash, md4(Buffer.from(PASSWORD, 'utf16le')));
       const record = JSON.parse(sqliteStoredRecord(await item('acct.example', 'alice')));
-      assert.match(record.legacy, /^v1\.local\./, 'the legacy verifiers are sealed by the key vault');
+      const sealedBy = adapters === awsAdapters ? /^v1\.kms\./ : /^v1\.local\./;
+      assert.match(record.legacy, sealedBy, 'the legacy verifiers are sealed by the key vault');
     });
 
     test('a password change replaces every verifier', async () => {
