@@ -3,9 +3,10 @@
  * server mechanisms against the real directory in tests. (Real client programs drive them end to end
  * in test/e2e.)
  */
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { digestMd5Response, parseDigestDirectives } from '../../../shared/sasl/digest-md5.ts';
 import type { SaslMechanism, SaslStepResult } from '../../../shared/sasl/mechanism.ts';
+import { scramClientFinal, scramClientFirst } from '../../support/scram-client.ts';
 
 export type ClientMechanism = 'PLAIN' | 'CRAM-MD5' | 'DIGEST-MD5' | 'SCRAM-SHA-1' | 'SCRAM-SHA-256';
 export const CLIENT_MECHANISMS: readonly ClientMechanism[] = [
@@ -87,23 +88,10 @@ async function scram(
   user: string,
   password: string,
 ): Promise<ClientRun> {
-  const clientNonce = randomBytes(18).toString('base64');
-  const bare = `n=${user.replaceAll('=', '=3D').replaceAll(',', '=2C')},r=${clientNonce}`;
-  const first = await mechanism.step(Buffer.from(`n,,${bare}`));
-  if (!('challenge' in first)) return { result: first };
-  const serverFirst = first.challenge.toString();
-  const fields = new Map(serverFirst.split(',').map((field) => [field[0], field.slice(2)]));
-  const nonce = fields.get('r')!;
-  const salt = fields.get('s')!;
-  const iterations = Number(fields.get('i'));
-  const length = hash === 'sha1' ? 20 : 32;
-  const salted = pbkdf2Sync(password, Buffer.from(salt, 'base64'), iterations, length, hash);
-  const clientKey = createHmac(hash, salted).update('Client Key').digest();
-  const storedKey = createHash(hash).update(clientKey).digest();
-  const withoutProof = `c=biws,r=${nonce}`;
-  const authMessage = `${bare},${serverFirst},${withoutProof}`;
-  const signature = createHmac(hash, storedKey).update(authMessage).digest();
-  const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i]!)).toString('base64');
-  const result = await mechanism.step(Buffer.from(`${withoutProof},p=${proof}`));
-  return { result, salt, iterations };
+  const first = scramClientFirst(user, 'n');
+  const serverFirst = await mechanism.step(Buffer.from(first.message));
+  if (!('challenge' in serverFirst)) return { result: serverFirst };
+  const final = scramClientFinal(first, serverFirst.challenge.toString(), password, undefined, hash);
+  const result = await mechanism.step(Buffer.from(final.message));
+  return { result, salt: final.salt, iterations: final.iterations };
 }
