@@ -6,16 +6,19 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/log/logger.ts';
-import { openStores } from '../shared/store/open-stores.ts';
+import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
+import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
 import { loadLocalCertificate } from './tls/local-certificate.ts';
 
 /** The listeners this build has, in start order. */
-const LISTENERS: StartListener[] = [];
+const LISTENERS: StartListener[] = [startSmtpListener, startSubmissionListener, startSubmissionTlsListener];
 
 export interface MailSystem {
   listeners: RunningListener[];
+  /** The stores the listeners use (tests read and seed them; nothing else may open a second set). */
+  stores: Stores;
   /** Stop accepting, finish in-flight work, close the stores, release the data directory. */
   stop(): Promise<void>;
 }
@@ -24,7 +27,7 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const lock: DataDirLock | undefined = config.store.kind === 'local' ? await lockDataDir(config.dataDir) : undefined;
   const listeners: RunningListener[] = [];
-  let stores: Awaited<ReturnType<typeof openStores>> | undefined;
+  let stores: Stores | undefined;
   const stop = async () => {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
     await stores?.close();
@@ -45,5 +48,5 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
     await stop();
     throw error;
   }
-  return { listeners, stop };
+  return { listeners, stores, stop };
 }

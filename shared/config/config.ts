@@ -51,6 +51,44 @@ export interface Config {
   /** Days expunged mail and deleted folders are kept before the expire job purges them. */
   retentionDays: number;
   logLevel: LogLevel;
+  /**
+   * Whether every listener expects a PROXY protocol v2 header before the protocol starts (the AWS NLB
+   * sends one; MARMOT_PROXY_PROTOCOL=v2). Never enable it on a port clients reach directly: the header
+   * decides the client address that relay and connection policy trust.
+   */
+  proxyProtocol: boolean;
+  /** Largest message the SMTP listeners accept, in bytes (MARMOT_SMTP_MAX_MESSAGE_BYTES). */
+  smtpMaxMessageBytes: number;
+  /** How the listeners reach the scan and filter steps. */
+  functions: FunctionsConfig;
+  /** Hooks that only tests turn on; each one is named for what it does and is off unless set. */
+  testHooks: TestHooks;
+}
+
+/**
+ * The scan and filter steps (MARMOT_INVOKER). With `lambda` (set by the CDK stack), the names are Lambda
+ * function names (MARMOT_FN_SCAN, MARMOT_FN_FILTER); with `in-process` (the default), the steps run in
+ * the listener's process, and a name, when set, is the path of a module whose `handler` export replaces
+ * the built-in one (tests inject failing steps so).
+ */
+export interface FunctionsConfig {
+  invoker: 'in-process' | 'lambda';
+  scan?: string;
+  filter?: string;
+  /** How long the listener waits for one step before answering 451 (MARMOT_FN_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** AWS region and an optional endpoint override (emulators) for the Lambda invoker. */
+  region?: string;
+  lambdaEndpoint?: string;
+}
+
+export interface TestHooks {
+  /**
+   * MARMOT_TEST_EXIT_BEFORE_DATA_REPLY=1: the SMTP listener kills its own process after every durable
+   * write of a message and before the reply to DATA, so a test can prove a retried transaction is
+   * delivered exactly once. Never set it anywhere else.
+   */
+  exitBeforeDataReply: boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -84,7 +122,37 @@ export function loadConfig(env: Env = process.env): Config {
     tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
     logLevel: logLevelFrom(env.MARMOT_LOG_LEVEL),
+    proxyProtocol: proxyProtocolFrom(env.MARMOT_PROXY_PROTOCOL),
+    smtpMaxMessageBytes: intFrom(env, 'MARMOT_SMTP_MAX_MESSAGE_BYTES', DEFAULT_SMTP_MAX_MESSAGE_BYTES, 1024, 2 ** 31),
+    functions: functionsFrom(env),
+    testHooks: { exitBeforeDataReply: env.MARMOT_TEST_EXIT_BEFORE_DATA_REPLY === '1' },
   };
+}
+
+/** 35 MiB: room for a 25 MB attachment after base64 (4/3) and the rest of the message. */
+const DEFAULT_SMTP_MAX_MESSAGE_BYTES = 35 * 1024 * 1024;
+const DEFAULT_FUNCTION_TIMEOUT_MS = 30_000;
+
+function proxyProtocolFrom(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'off') return false;
+  if (raw === 'v2') return true;
+  throw new ConfigError(`MARMOT_PROXY_PROTOCOL must be "v2" or "off", not ${JSON.stringify(raw)}`);
+}
+
+function functionsFrom(env: Env): FunctionsConfig {
+  const invoker = env.MARMOT_INVOKER || 'in-process';
+  if (invoker !== 'in-process' && invoker !== 'lambda') {
+    throw new ConfigError(`MARMOT_INVOKER must be "in-process" or "lambda", not ${JSON.stringify(invoker)}`);
+  }
+  const timeoutMs = intFrom(env, 'MARMOT_FN_TIMEOUT_MS', DEFAULT_FUNCTION_TIMEOUT_MS, 10, 900_000);
+  const scan = env.MARMOT_FN_SCAN || undefined;
+  const filter = env.MARMOT_FN_FILTER || undefined;
+  if (invoker === 'in-process') return { invoker, scan, filter, timeoutMs };
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!scan || !filter || !region) {
+    throw new ConfigError('MARMOT_INVOKER=lambda needs MARMOT_FN_SCAN, MARMOT_FN_FILTER and AWS_REGION');
+  }
+  return { invoker, scan, filter, timeoutMs, region, lambdaEndpoint: env.MARMOT_LAMBDA_ENDPOINT || undefined };
 }
 
 function storeFrom(env: Env, dataDir: string): StoreConfig {

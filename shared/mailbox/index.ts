@@ -17,6 +17,7 @@
  * SMTP delivery: appendMessage once per recipient mailbox with the same blob key, each with a delivery
  * key (transaction id + recipient) and the account's quota limit.
  */
+export { ANYONE, grantsRight, InvalidAclError, setMailboxRights } from './acl.ts';
 export {
   addBlobReferences,
   blobReferenceCount,

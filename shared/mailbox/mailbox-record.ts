@@ -15,6 +15,7 @@ import {
   numberOf,
   optionalNumberOf,
   optionalStringOf,
+  StoreItemError,
   stringOf,
 } from './schema.ts';
 
@@ -36,6 +37,8 @@ export interface Mailbox {
   createdAt: Date;
   /** Set while the mailbox is in the hidden DELETED/ namespace. */
   deletedAt?: Date;
+  /** RFC 4314 rights by identifier (`anyone`, account ids); see acl.ts. */
+  acl: Record<string, string>;
 }
 
 /** What message operations need to name a mailbox: its id, and its account for quota. */
@@ -58,7 +61,22 @@ export function toMailbox(item: Item): Mailbox {
     size: numberOf(item, 'size'),
     createdAt: new Date(numberOf(item, 'createdAt')),
     ...(deletedAt !== undefined ? { deletedAt: new Date(deletedAt) } : {}),
+    acl: aclOf(item),
   };
+}
+
+function aclOf(item: Item): Record<string, string> {
+  const acl = item.acl;
+  if (acl === undefined) return {};
+  if (
+    typeof acl !== 'object' ||
+    acl === null ||
+    Array.isArray(acl) ||
+    Object.values(acl).some((r) => typeof r !== 'string')
+  ) {
+    throw new StoreItemError(item, 'acl is not a map of rights');
+  }
+  return acl as Record<string, string>;
 }
 
 /** The mailbox item; MailboxNotFoundError when absent or (unless asked) deleted. */
