@@ -1,6 +1,10 @@
 /** What the process entry point needs from each protocol listener (SMTP, submission, IMAP, ManageSieve). */
 import type { Config } from '../shared/config/config.ts';
+import { Directory } from '../shared/directory/directory.ts';
+import type { KeyVault } from '../shared/keyvault/key-vault.ts';
+import { openKeyVault } from '../shared/keyvault/open-key-vault.ts';
 import type { Logger } from '../shared/log/logger.ts';
+import { SaslServer } from '../shared/sasl/sasl-server.ts';
 import type { Stores } from '../shared/store/open-stores.ts';
 import type { CertificatePair } from './tls/local-certificate.ts';
 
@@ -13,11 +17,29 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
-export interface ListenerContext {
+export interface ListenerContext extends ListenerAuthentication {
   config: Config;
   logger: Logger;
   stores: Stores;
   tls: CertificatePair;
+}
+
+/** What every listener of a process authenticates with: one key vault, one SASL state (one throttle). */
+export interface ListenerAuthentication {
+  keyVault: KeyVault;
+  sasl: SaslServer;
+}
+
+/** Opens the key vault and makes the process's SASL state (its decoy, throttle, advertisement cache). */
+export async function openListenerAuthentication(config: Config, stores: Stores): Promise<ListenerAuthentication> {
+  const keyVault = await openKeyVault(config.keyVault);
+  const sasl = await SaslServer.open({
+    directory: new Directory(stores.metadata, { keyVault }),
+    vault: keyVault,
+    hostname: config.hostname,
+    alternateHostnames: config.hostnameAliases,
+  });
+  return { keyVault, sasl };
 }
 
 export type StartListener = (context: ListenerContext) => Promise<RunningListener>;

@@ -5,10 +5,17 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../shared/config/config.ts';
+import type { KeyVault } from '../shared/keyvault/key-vault.ts';
 import type { Logger } from '../shared/log/logger.ts';
+import type { SaslServer } from '../shared/sasl/sasl-server.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import type { ListenerContext, RunningListener, StartListener } from './listener.ts';
+import {
+  type ListenerContext,
+  openListenerAuthentication,
+  type RunningListener,
+  type StartListener,
+} from './listener.ts';
 import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
 import { loadLocalCertificate } from './tls/local-certificate.ts';
 
@@ -19,6 +26,10 @@ export interface MailSystem {
   listeners: RunningListener[];
   /** The stores the listeners use (tests read and seed them; nothing else may open a second set). */
   stores: Stores;
+  /** The key vault the listeners use (a directory that sets passwords needs it). */
+  keyVault: KeyVault;
+  /** The process's SASL state (tests refresh its cached legacy-domain list after adding domains). */
+  sasl: SaslServer;
   /** Stop accepting, finish in-flight work, close the stores, release the data directory. */
   stop(): Promise<void>;
 }
@@ -42,11 +53,12 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
       keyFile: config.tls.keyFile,
     });
     if (tls.selfSigned) logger.warn('using a self-signed TLS certificate', { dataDir: config.dataDir });
-    const context: ListenerContext = { config, logger, stores, tls };
+    const authentication = await openListenerAuthentication(config, stores);
+    const context: ListenerContext = { config, logger, stores, tls, ...authentication };
     for (const start of LISTENERS) listeners.push(await start(context));
+    return { listeners, stores, ...authentication, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-  return { listeners, stores, stop };
 }

@@ -30,12 +30,7 @@ import {
   type SaslMechanismName,
 } from '../../shared/sasl/mechanism.ts';
 import type { SaslConnection, SaslServer } from '../../shared/sasl/sasl-server.ts';
-
-export interface SmtpAuthReply {
-  code: number;
-  enhanced: string;
-  text: string;
-}
+import { replies, type SmtpReply } from './replies.ts';
 
 export interface SmtpSaslBinding {
   sasl: SaslServer;
@@ -43,26 +38,13 @@ export interface SmtpSaslBinding {
    * Called after a successful exchange: the value smtp-server keeps as `session.user`, or a reply
    * refusing the session (an account that may not submit).
    */
-  authenticated(identity: SaslIdentity, session: SMTPServerSession): Promise<{ user: unknown } | SmtpAuthReply>;
+  authenticated(identity: SaslIdentity, session: SMTPServerSession): Promise<{ user: unknown } | SmtpReply>;
   /**
    * Called after a failed exchange (logging, counting failures per connection). A reply returned
    * replaces the default one; a 421 reply also closes the connection.
    */
-  failed(failure: SaslFailure, session: SMTPServerSession): SmtpAuthReply | undefined;
+  failed(failure: SaslFailure, session: SMTPServerSession): SmtpReply | undefined;
 }
-
-/** RFC 4954 §6 and RFC 5248: one reply per way an exchange can end. */
-export const smtpAuthReplies = {
-  success: { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
-  badCredentials: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
-  malformed: { code: 501, enhanced: '5.5.2', text: 'Cannot decode the authentication response' },
-  aborted: { code: 501, enhanced: '5.7.0', text: 'Authentication aborted' },
-  syntax: { code: 501, enhanced: '5.5.4', text: 'Syntax: AUTH mechanism [initial-response]' },
-  encryptionRequired: { code: 538, enhanced: '5.7.11', text: 'Encryption required for this authentication mechanism' },
-  tooWeak: { code: 534, enhanced: '5.7.9', text: 'Authentication mechanism is too weak for this account' },
-  unrecognized: { code: 504, enhanced: '5.5.4', text: 'Unrecognized authentication type' },
-  temporaryFailure: { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure; try again later' },
-} as const satisfies Record<string, SmtpAuthReply>;
 
 const bindings = new WeakMap<SMTPServer, SmtpSaslBinding>();
 
@@ -93,7 +75,7 @@ function installSeams(): void {
       } else if (builtIn) {
         builtIn.call(this, args, done);
       } else {
-        send(this, smtpAuthReplies.unrecognized);
+        send(this, replies.unrecognizedMechanism());
         done();
       }
     };
@@ -125,37 +107,37 @@ function saslConnectionOf(connection: SMTPConnection): SaslConnection {
   };
 }
 
-function send(connection: SMTPConnection, reply: SmtpAuthReply): void {
-  connection.send(reply.code, `${reply.enhanced} ${reply.text}`, false);
+function send(connection: SMTPConnection, reply: SmtpReply): void {
+  connection.send(reply.responseCode, reply.message, false);
 }
 
 /** The reply for a mechanism this connection may not use (RFC 4954 §6). */
-function notAllowed(failure: SaslFailure): SmtpAuthReply {
+function notAllowed(failure: SaslFailure): SmtpReply {
   switch (failure.requirement) {
     case 'tls':
-      return smtpAuthReplies.encryptionRequired;
+      return replies.encryptionRequired();
     case 'domain-policy':
     case 'ntlmv2':
-      return smtpAuthReplies.tooWeak;
+      return replies.mechanismTooWeak();
     default:
-      return smtpAuthReplies.unrecognized;
+      return replies.unrecognizedMechanism();
   }
 }
 
-function failureReply(failure: SaslFailure): SmtpAuthReply {
+function failureReply(failure: SaslFailure): SmtpReply {
   switch (failure.kind) {
     case 'bad-credentials':
     case 'authorization-denied':
-      return smtpAuthReplies.badCredentials;
+      return replies.authenticationFailed();
     case 'malformed':
-      return smtpAuthReplies.malformed;
+      return replies.authenticationMalformed();
     case 'aborted':
-      return smtpAuthReplies.aborted;
+      return replies.authenticationAborted();
     case 'mechanism-not-allowed':
       return notAllowed(failure);
     case 'throttled':
     case 'unavailable':
-      return smtpAuthReplies.temporaryFailure;
+      return replies.authenticationUnavailable();
   }
 }
 
@@ -171,17 +153,14 @@ function authenticate(
   done: () => void,
 ): void {
   if (args.length > 1) {
-    send(connection, smtpAuthReplies.syntax);
+    send(connection, replies.authenticationSyntax());
     done();
     return;
   }
+  // Not only the advertised names: the mechanism itself refuses what this connection may not use
+  // (PLAIN before TLS, -PLUS without channel binding, a legacy one for a domain that has them off),
+  // while a legacy one a domain allowed since the advertisement was cached works at once.
   const saslConnection = saslConnectionOf(connection);
-  if (!binding.sasl.mechanisms(saslConnection).includes(name)) {
-    const needsTls = !saslConnection.tls && binding.sasl.mechanisms({ tls: true }).includes(name);
-    send(connection, needsTls ? smtpAuthReplies.encryptionRequired : smtpAuthReplies.unrecognized);
-    done();
-    return;
-  }
   let resume: (() => void) | undefined = done;
   const proceed = () => {
     const next = resume;
@@ -216,15 +195,15 @@ function authenticate(
         }
         connection.session.user = verdict.user;
         connection.session.transmissionType = connection._transmissionType();
-        send(connection, smtpAuthReplies.success);
+        send(connection, replies.authenticationSucceeded());
         return;
       }
       const reply = binding.failed(outcome.failure, connection.session) ?? failureReply(outcome.failure);
       send(connection, reply);
-      if (reply.code === 421) connection.close();
+      if (reply.responseCode === 421) connection.close();
     })
     .catch(() => {
-      if (!connection._closed) send(connection, smtpAuthReplies.temporaryFailure);
+      if (!connection._closed) send(connection, replies.authenticationUnavailable());
     })
     .finally(proceed);
 }

@@ -29,6 +29,11 @@ export interface Config {
   dataDir: string;
   /** Name this server gives itself in greetings and trace headers. */
   hostname: string;
+  /**
+   * Further names clients reach this server by (MARMOT_HOSTNAME_ALIASES, comma-separated): DIGEST-MD5
+   * accepts them, besides the hostname, as the host in a client's digest-uri (RFC 2831 §2.1.2).
+   */
+  hostnameAliases: string[];
   store: StoreConfig;
   /**
    * Where secrets at rest are sealed (legacy SASL verifiers, DKIM keys): the master key file in the
@@ -109,6 +114,10 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     dataDir,
     hostname: env.MARMOT_HOSTNAME ?? hostname(),
+    hostnameAliases: (env.MARMOT_HOSTNAME_ALIASES ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
     store: storeFrom(env, dataDir),
     keyVault: keyVaultFrom(env, dataDir),
     listeners: {

@@ -20,9 +20,9 @@ import { hmacMd5States } from '../../../shared/sasl/md5-state.ts';
 import type { SaslMechanism } from '../../../shared/sasl/mechanism.ts';
 import { SaslServer } from '../../../shared/sasl/sasl-server.ts';
 import { SqliteMetadataStore } from '../../../shared/store/sqlite/sqlite-metadata-store.ts';
+import { keyVaultFor, temporaryKeyVault } from '../../support/key-vaults.ts';
 import { adapterSets, awsAdapters, type StoreSet } from '../../support/stores.ts';
 import { outcome } from '../sasl/sasl-fixture.ts';
-import { keyVaultFor, temporaryKeyVault } from './key-vault-fixture.ts';
 import { authenticateAs, CLIENT_MECHANISMS, type ClientMechanism } from './sasl-clients.ts';
 import { scryptOnlyCredentials } from './scrypt-only-credentials.ts';
 

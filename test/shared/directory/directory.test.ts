@@ -19,8 +19,8 @@ import {
 } from '../../../shared/directory/errors.ts';
 import type { KeyVault } from '../../../shared/keyvault/key-vault.ts';
 import type { Item, MetadataStore } from '../../../shared/store/metadata.ts';
+import { temporaryKeyVault } from '../../support/key-vaults.ts';
 import { adapterSets, type StoreSet } from '../../support/stores.ts';
-import { temporaryKeyVault } from './key-vault-fixture.ts';
 
 const PASSWORD = 'correct horse battery staple';
 

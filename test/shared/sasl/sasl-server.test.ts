@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { Directory } from '../../../shared/directory/directory.ts';
 import { AuthThrottle } from '../../../shared/sasl/auth-throttle.ts';
 import { LEGACY_DOMAINS_CACHE_MS, MAX_DIGEST_REALMS, SaslServer } from '../../../shared/sasl/sasl-server.ts';
+import { temporaryKeyVault } from '../../support/key-vaults.ts';
 import { localAdapters, type StoreSet } from '../../support/stores.ts';
-import { temporaryKeyVault } from '../directory/key-vault-fixture.ts';
 import { outcome } from './sasl-fixture.ts';
 
 const PASSWORD = 'correct horse battery staple';

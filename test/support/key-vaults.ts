@@ -7,10 +7,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
-import type { KeyVault } from '../../../shared/keyvault/key-vault.ts';
-import { KmsKeyVault } from '../../../shared/keyvault/kms-key-vault.ts';
-import { LocalKeyVault } from '../../../shared/keyvault/local-key-vault.ts';
-import { type AdapterSet, awsAdapters, startAwsEmulators } from '../../support/stores.ts';
+import type { KeyVault } from '../../shared/keyvault/key-vault.ts';
+import { KmsKeyVault } from '../../shared/keyvault/kms-key-vault.ts';
+import { LocalKeyVault } from '../../shared/keyvault/local-key-vault.ts';
+import { type AdapterSet, awsAdapters, startAwsEmulators } from './stores.ts';
 
 const STAND_IN_KEY = 'arn:aws:kms:us-east-1:111122223333:key/11111111-1111-4111-8111-111111111111';
 
