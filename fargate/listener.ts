@@ -4,6 +4,7 @@ import { Directory } from '../shared/directory/directory.ts';
 import type { KeyVault } from '../shared/keyvault/key-vault.ts';
 import { openKeyVault } from '../shared/keyvault/open-key-vault.ts';
 import type { Logger } from '../shared/log/logger.ts';
+import { AuthThrottle, DEFAULT_ACCOUNT_POLICY, DEFAULT_ADDRESS_POLICY } from '../shared/sasl/auth-throttle.ts';
 import { SaslServer } from '../shared/sasl/sasl-server.ts';
 import type { Stores } from '../shared/store/open-stores.ts';
 import type { CertificatePair } from './tls/local-certificate.ts';
@@ -33,11 +34,16 @@ export interface ListenerAuthentication {
 /** Opens the key vault and makes the process's SASL state (its decoy, throttle, advertisement cache). */
 export async function openListenerAuthentication(config: Config, stores: Stores): Promise<ListenerAuthentication> {
   const keyVault = await openKeyVault(config.keyVault);
+  const { maxFailuresPerAddress, maxFailuresPerAccount } = config.authThrottle;
   const sasl = await SaslServer.open({
     directory: new Directory(stores.metadata, { keyVault }),
     vault: keyVault,
     hostname: config.hostname,
     alternateHostnames: config.hostnameAliases,
+    throttle: new AuthThrottle({
+      address: { ...DEFAULT_ADDRESS_POLICY, refuseAt: maxFailuresPerAddress },
+      account: { ...DEFAULT_ACCOUNT_POLICY, refuseAt: maxFailuresPerAccount },
+    }),
   });
   return { keyVault, sasl };
 }

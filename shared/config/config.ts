@@ -5,6 +5,10 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { KeyVaultConfig } from '../keyvault/open-key-vault.ts';
+import { DEFAULT_ACCOUNT_POLICY, DEFAULT_ADDRESS_POLICY } from '../sasl/auth-throttle.ts';
+
+/** Beyond this a failed-login limit would no longer limit anything. */
+const MAX_AUTH_FAILURES_SETTING = 100_000;
 
 export interface ListenerConfig {
   host: string;
@@ -40,6 +44,12 @@ export interface Config {
    * data directory, or AWS KMS (MARMOT_KEY_ID). Follows MARMOT_STORE unless MARMOT_KEY_VAULT says otherwise.
    */
   keyVault: KeyVaultConfig;
+  /**
+   * Failed logins per client address (MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS) and per account
+   * (MARMOT_AUTH_MAX_FAILURES_PER_ACCOUNT), counted with decay, after which a listener process refuses
+   * attempts for a while with the protocol's temporary failure (shared/sasl/auth-throttle.ts).
+   */
+  authThrottle: { maxFailuresPerAddress: number; maxFailuresPerAccount: number };
   listeners: {
     smtp: ListenerConfig;
     submission: ListenerConfig;
@@ -120,6 +130,22 @@ export function loadConfig(env: Env = process.env): Config {
       .filter((name) => name !== ''),
     store: storeFrom(env, dataDir),
     keyVault: keyVaultFrom(env, dataDir),
+    authThrottle: {
+      maxFailuresPerAddress: intFrom(
+        env,
+        'MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS',
+        DEFAULT_ADDRESS_POLICY.refuseAt,
+        1,
+        MAX_AUTH_FAILURES_SETTING,
+      ),
+      maxFailuresPerAccount: intFrom(
+        env,
+        'MARMOT_AUTH_MAX_FAILURES_PER_ACCOUNT',
+        DEFAULT_ACCOUNT_POLICY.refuseAt,
+        1,
+        MAX_AUTH_FAILURES_SETTING,
+      ),
+    },
     listeners: {
       smtp: listener('SMTP', 2525),
       submission: listener('SUBMISSION', 2587),

@@ -11,11 +11,9 @@ import { once } from 'node:events';
 import { existsSync, globSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { createTransport } from 'nodemailer';
 import { generate } from 'selfsigned';
 import { SMTPServer } from 'smtp-server';
@@ -27,6 +25,7 @@ import type { SaslFailure, SaslIdentity } from '../../../shared/sasl/mechanism.t
 import { SaslServer } from '../../../shared/sasl/sasl-server.ts';
 import { SqliteMetadataStore } from '../../../shared/store/sqlite/sqlite-metadata-store.ts';
 import { scramClientFinal, scramClientFirst } from '../../support/scram-client.ts';
+import { RawSmtp, type Reply } from './raw-smtp.ts';
 
 const USER = 'alice@example.com';
 const STRICT_USER = 'sam@strict.example';
@@ -49,89 +48,24 @@ function runClient(command: string, args: string[], stdin = ''): Promise<{ outpu
   });
 }
 
-interface Reply {
-  code: number;
-  text: string;
-  lines: string[];
-}
-
+const b64 = (text: string) => Buffer.from(text).toString('base64');
 /** Raw clients still open; closed after each test, so a failed assertion leaves no connection behind. */
 const openClients = new Set<RawSmtp>();
 
-/** Exact bytes on the wire: sends lines, reads whole replies, upgrades with STARTTLS. */
-class RawSmtp {
-  private buffer = '';
-  private pending: Reply[] = [];
-  private waiters: ((reply: Reply) => void)[] = [];
-
-  private constructor(private socket: Socket | TLSSocket) {
-    this.listen(socket);
-  }
-
-  static async open(port: number, tls = false): Promise<RawSmtp> {
-    const socket = tls
-      ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
-      : connect({ host: '127.0.0.1', port });
-    await once(socket, tls ? 'secureConnect' : 'connect');
-    const client = new RawSmtp(socket);
-    openClients.add(client);
-    await client.reply();
-    return client;
-  }
-
-  get tlsSocket(): TLSSocket {
-    return this.socket as TLSSocket;
-  }
-
-  private listen(socket: Socket): void {
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      for (let end = this.buffer.indexOf('\r\n'); end >= 0; end = this.buffer.indexOf('\r\n')) {
-        const line = this.buffer.slice(0, end);
-        this.buffer = this.buffer.slice(end + 2);
-        const lines = [...(this.partial ?? []), line];
-        if (line[3] === '-') {
-          this.partial = lines;
-          continue;
-        }
-        this.partial = undefined;
-        const reply = { code: Number(line.slice(0, 3)), text: line.slice(4), lines };
-        const waiter = this.waiters.shift();
-        if (waiter) waiter(reply);
-        else this.pending.push(reply);
-      }
-    });
-  }
-
-  private partial: string[] | undefined;
-
-  reply(): Promise<Reply> {
-    const ready = this.pending.shift();
-    return ready ? Promise.resolve(ready) : new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  async send(line: string): Promise<Reply> {
-    this.socket.write(`${line}\r\n`);
-    return this.reply();
-  }
-
-  async startTls(): Promise<void> {
-    assert.equal((await this.send('STARTTLS')).code, 220);
-    this.socket.removeAllListeners('data');
-    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false });
-    await once(secure, 'secureConnect');
-    this.socket = secure;
-    this.listen(secure);
-  }
-
-  close(): void {
-    openClients.delete(this);
-    this.socket.destroy();
-  }
+async function rawClient(port: number, tls = false): Promise<RawSmtp> {
+  const client = await RawSmtp.open(port, { tls });
+  openClients.add(client);
+  await client.read();
+  return client;
 }
 
-const b64 = (text: string) => Buffer.from(text).toString('base64');
+/** Sends a command line; its reply, which the test expects to come. */
+async function send(client: RawSmtp, line: string): Promise<Reply> {
+  const reply = await client.command(line);
+  assert.ok(reply, `no reply to ${line.slice(0, 40)}`);
+  return reply;
+}
+
 const authLine = (reply: Reply) =>
   reply.lines
     .find((line) => /^250[- ]AUTH /.test(line))
@@ -225,22 +159,23 @@ describe('SMTP AUTH through the SASL module', () => {
 
   afterEach(() => {
     for (const client of openClients) client.close();
+    openClients.clear();
   });
 
   const lastFailure = (listener: Listener) => listener.failures.at(-1)?.kind;
 
   describe('raw protocol', () => {
     it('EHLO offers no PLAIN or LOGIN before TLS, and them and -PLUS after STARTTLS', async () => {
-      const client = await RawSmtp.open(starttls.port);
-      assert.deepEqual(authLine(await client.send('EHLO client.example')), [
+      const client = await rawClient(starttls.port);
+      assert.deepEqual(authLine(await send(client, 'EHLO client.example')), [
         'SCRAM-SHA-256',
         'SCRAM-SHA-1',
         'DIGEST-MD5',
         'CRAM-MD5',
         'NTLM',
       ]);
-      await client.startTls();
-      assert.deepEqual(authLine(await client.send('EHLO client.example')), [
+      assert.equal((await client.startTls())?.code, 220);
+      assert.deepEqual(authLine(await send(client, 'EHLO client.example')), [
         'SCRAM-SHA-256-PLUS',
         'SCRAM-SHA-1-PLUS',
         'SCRAM-SHA-256',
@@ -254,17 +189,17 @@ describe('SMTP AUTH through the SASL module', () => {
     });
 
     it('answers every way an exchange can end with its own reply', async () => {
-      const client = await RawSmtp.open(starttls.port);
-      await client.send('EHLO client.example');
+      const client = await rawClient(starttls.port);
+      await send(client, 'EHLO client.example');
       const expect = async (line: string, code: number, enhanced: string) => {
-        const reply = await client.send(line);
+        const reply = await send(client, line);
         assert.equal(`${reply.code} ${reply.text.slice(0, enhanced.length)}`, `${code} ${enhanced}`, line);
       };
       await expect(`AUTH PLAIN ${b64(`\0${USER}\0${PASSWORD}`)}`, 538, '5.7.11');
       await expect('AUTH LOGIN', 538, '5.7.11');
       await expect('AUTH SCRAM-SHA-256-PLUS', 504, '5.5.4');
       // A name we do not implement never reaches us: smtp-server answers it, without an enhanced code.
-      assert.equal((await client.send('AUTH GSSAPI')).code, 504);
+      assert.equal((await send(client, 'AUTH GSSAPI')).code, 504);
       await expect('AUTH CRAM-MD5 one two', 501, '5.5.4');
       await expect('AUTH SCRAM-SHA-256 not-base64!', 501, '5.5.2');
       await expect(`AUTH SCRAM-SHA-256 ${'A'.repeat(12_000)}`, 501, '5.5.2');
@@ -280,37 +215,37 @@ describe('SMTP AUTH through the SASL module', () => {
     });
 
     it('SCRAM-SHA-256-PLUS with tls-exporter on implicit TLS: the signature as a last challenge, then 235', async () => {
-      const client = await RawSmtp.open(implicitTls.port, true);
-      assert.ok(authLine(await client.send('EHLO client.example')).includes('SCRAM-SHA-256-PLUS'));
+      const client = await rawClient(implicitTls.port, true);
+      assert.ok(authLine(await send(client, 'EHLO client.example')).includes('SCRAM-SHA-256-PLUS'));
       const bindings = client.tlsSocket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
       const first = scramClientFirst(USER, 'p=tls-exporter');
-      const serverFirst = await client.send(`AUTH SCRAM-SHA-256-PLUS ${b64(first.message)}`);
+      const serverFirst = await send(client, `AUTH SCRAM-SHA-256-PLUS ${b64(first.message)}`);
       assert.equal(serverFirst.code, 334);
       const final = scramClientFinal(first, Buffer.from(serverFirst.text, 'base64').toString(), PASSWORD, bindings);
-      const signature = await client.send(b64(final.message));
+      const signature = await send(client, b64(final.message));
       assert.equal(signature.code, 334);
       assert.equal(Buffer.from(signature.text, 'base64').toString(), final.expectedServerFinal);
-      const done = await client.send('');
+      const done = await send(client, '');
       assert.equal(`${done.code} ${done.text}`, '235 2.7.0 Authentication successful');
       assert.deepEqual(implicitTls.identities.at(-1), { authcid: USER, authzid: USER });
-      assert.equal((await client.send('AUTH CRAM-MD5')).code, 503, 'no second AUTH');
+      assert.equal((await send(client, 'AUTH CRAM-MD5')).code, 503, 'no second AUTH');
     });
 
     it('SCRAM with the wrong channel binding, or a non-empty answer to the signature, fails', async () => {
-      const client = await RawSmtp.open(implicitTls.port, true);
-      await client.send('EHLO client.example');
+      const client = await rawClient(implicitTls.port, true);
+      await send(client, 'EHLO client.example');
       const first = scramClientFirst(USER, 'p=tls-exporter');
-      const serverFirst = await client.send(`AUTH SCRAM-SHA-256-PLUS ${b64(first.message)}`);
+      const serverFirst = await send(client, `AUTH SCRAM-SHA-256-PLUS ${b64(first.message)}`);
       const final = scramClientFinal(
         first,
         Buffer.from(serverFirst.text, 'base64').toString(),
         PASSWORD,
         Buffer.alloc(32),
       );
-      assert.equal((await client.send(b64(final.message))).code, 535);
+      assert.equal((await send(client, b64(final.message))).code, 535);
 
       const again = scramClientFirst(USER, 'n');
-      const secondFirst = await client.send(`AUTH SCRAM-SHA-1 ${b64(again.message)}`);
+      const secondFirst = await send(client, `AUTH SCRAM-SHA-1 ${b64(again.message)}`);
       const good = scramClientFinal(
         again,
         Buffer.from(secondFirst.text, 'base64').toString(),
@@ -318,20 +253,20 @@ describe('SMTP AUTH through the SASL module', () => {
         undefined,
         'sha1',
       );
-      assert.equal((await client.send(b64(good.message))).code, 334);
-      const refused = await client.send(b64('unexpected'));
+      assert.equal((await send(client, b64(good.message))).code, 334);
+      const refused = await send(client, b64('unexpected'));
       assert.equal(`${refused.code} ${refused.text.slice(0, 5)}`, '501 5.5.2');
     });
 
     it('throttled: a temporary failure, even with the right password, after repeated failures', async () => {
-      const client = await RawSmtp.open(strict.port);
-      await client.send('EHLO client.example');
+      const client = await rawClient(strict.port);
+      await send(client, 'EHLO client.example');
       for (let i = 0; i < 3; i++) {
-        await client.send('AUTH CRAM-MD5');
-        await client.send(b64(`${USER} 00112233445566778899aabbccddeeff`));
+        await send(client, 'AUTH CRAM-MD5');
+        await send(client, b64(`${USER} 00112233445566778899aabbccddeeff`));
       }
       const first = scramClientFirst(USER, 'n');
-      const refused = await client.send(`AUTH SCRAM-SHA-256 ${b64(first.message)}`);
+      const refused = await send(client, `AUTH SCRAM-SHA-256 ${b64(first.message)}`);
       assert.equal(`${refused.code} ${refused.text.slice(0, 5)}`, '454 4.7.0');
       assert.equal(lastFailure(strict), 'throttled');
     });
