@@ -37,6 +37,14 @@ export type SmtpListenerKind = 'mx' | 'submission' | 'submission-tls';
 
 type Callback = (error?: Error | null) => void;
 
+/** Failures that count towards closing the connection: guesses, garbage, and trying on while refused. */
+const COUNTED_FAILURES: ReadonlySet<SaslFailure['kind']> = new Set([
+  'bad-credentials',
+  'authorization-denied',
+  'malformed',
+  'throttled',
+]);
+
 interface SessionState {
   relayHost: boolean;
   account?: Account;
@@ -116,7 +124,7 @@ export class SmtpSessions {
       this.logger.error('authentication unavailable', { ...fields, error: failure.cause });
     else this.logger.info('authentication failed', { ...fields, login: failure.authcid });
     const state = this.states.get(session.id);
-    if (!state || failure.kind === 'unavailable' || failure.kind === 'aborted') return undefined;
+    if (!state || !COUNTED_FAILURES.has(failure.kind)) return undefined;
     state.authFailures++;
     return state.authFailures >= this.limits.maxAuthFailures ? replies.tooManyAuthenticationFailures() : undefined;
   };

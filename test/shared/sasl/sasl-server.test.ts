@@ -108,8 +108,7 @@ describe('SaslServer', () => {
 
   test('one throttle for every connection and protocol of the process', async () => {
     const address = '203.0.113.9';
-    // The score decays continuously, so three failures score a hair under 3: the fourth reaches refuseAt.
-    for (const service of ['smtp', 'imap', 'smtp', 'imap'] as const) {
+    for (const service of ['smtp', 'imap', 'smtp'] as const) {
       const plain = server.start('PLAIN', { service, tls: true, clientAddress: address });
       assert.equal(outcome(await plain!.step(Buffer.from(`\0ann@legacy.example\0wrong`))), 'bad-credentials');
     }
