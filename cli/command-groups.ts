@@ -4,7 +4,9 @@
  */
 import { registerAccountCommands } from './commands/account.ts';
 import { registerAliasCommands } from './commands/alias.ts';
+import { registerDkimCommands } from './commands/dkim.ts';
 import { registerDomainCommands } from './commands/domain.ts';
+import { registerQueueCommands } from './commands/queue.ts';
 import { registerRelayCommands } from './commands/relay.ts';
 import type { CommandGroup } from './context.ts';
 
@@ -13,4 +15,6 @@ export const commandGroups: CommandGroup[] = [
   registerAccountCommands,
   registerAliasCommands,
   registerRelayCommands,
+  registerDkimCommands,
+  registerQueueCommands,
 ];

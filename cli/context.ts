@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../shared/config/config.ts';
 import { Directory } from '../shared/directory/directory.ts';
 import type { KeyVault } from '../shared/keyvault/key-vault.ts';
-import { openKeyVault } from '../shared/keyvault/open-key-vault.ts';
+import { openConfiguredKeyVault, openKeyVault } from '../shared/keyvault/open-key-vault.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 
 export interface CliIo {
@@ -24,7 +24,7 @@ export type CommandGroup = (program: Command, context: CliContext) => void;
 
 export class CliContext {
   private opened: Promise<Stores> | undefined;
-  private vault: Promise<KeyVault> | undefined;
+  private vault: Promise<KeyVault | undefined> | undefined;
 
   constructor(readonly io: CliIo) {}
 
@@ -34,14 +34,24 @@ export class CliContext {
     return this.opened;
   }
 
-  /** The configured key vault (the data directory's master key, or KMS): it seals the legacy verifiers. */
-  keyVault(): Promise<KeyVault> {
-    this.vault ??= openKeyVault(loadConfig(this.io.env).keyVault);
+  /** The configured key vault (the data directory's master key, or KMS); undefined when none is configured. */
+  keyVault(): Promise<KeyVault | undefined> {
+    const config = loadConfig(this.io.env).keyVault;
+    this.vault ??= config ? openKeyVault(config) : Promise.resolve(undefined);
     return this.vault;
   }
 
-  async directory(): Promise<Directory> {
-    const [stores, keyVault] = await Promise.all([this.stores(), this.keyVault()]);
+  /**
+   * The directory, with the key vault when one is configured. `settingPasswords`: the command sets a
+   * password, which needs the vault (it seals the legacy verifiers), so its absence is a configuration
+   * error said before anything else happens.
+   */
+  async directory(options: { settingPasswords?: boolean } = {}): Promise<Directory> {
+    const config = loadConfig(this.io.env).keyVault;
+    const [stores, keyVault] = await Promise.all([
+      this.stores(),
+      options.settingPasswords ? openConfiguredKeyVault(config, 'setting a password') : this.keyVault(),
+    ]);
     return new Directory(stores.metadata, { keyVault });
   }
 

@@ -11,6 +11,12 @@ import { CommanderError } from 'commander';
 import { InvalidAddressError } from '../shared/address/address.ts';
 import { ConfigError } from '../shared/config/config.ts';
 import { DirectoryInputError, DirectoryStateError } from '../shared/directory/errors.ts';
+import { DkimInputError, DkimStateError } from '../shared/dkim/errors.ts';
+import {
+  InvalidQueueIdError,
+  QueueEntryBusyError,
+  QueueEntryNotFoundError,
+} from '../shared/outbound-queue/outbound-queue.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -27,6 +33,8 @@ export function exitCodeFor(error: unknown): number {
     error instanceof UsageError ||
     error instanceof InvalidAddressError ||
     error instanceof DirectoryInputError ||
+    error instanceof DkimInputError ||
+    error instanceof InvalidQueueIdError ||
     error instanceof ConfigError
   ) {
     return EXIT_USAGE;
@@ -37,7 +45,13 @@ export function exitCodeFor(error: unknown): number {
 /** The line for stderr, or undefined when commander has already said it. */
 export function messageFor(error: unknown): string | undefined {
   if (error instanceof CommanderError) return undefined;
-  if (error instanceof DirectoryStateError || exitCodeFor(error) === EXIT_USAGE) {
+  if (
+    error instanceof DirectoryStateError ||
+    error instanceof DkimStateError ||
+    error instanceof QueueEntryNotFoundError ||
+    error instanceof QueueEntryBusyError ||
+    exitCodeFor(error) === EXIT_USAGE
+  ) {
     return `marmot: ${(error as Error).message}`;
   }
   if (error instanceof Error) return `marmot: unexpected ${error.name}: ${error.message}`;

@@ -16,8 +16,9 @@ import {
   type RunningListener,
   type StartListener,
 } from './listener.ts';
+import { type RunningOutboundDelivery, startOutboundDelivery } from './outbound/outbound-delivery.ts';
 import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener } from './smtp/smtp-listener.ts';
-import { loadLocalCertificate } from './tls/local-certificate.ts';
+import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
 /** The listeners this build has, in start order. */
 const LISTENERS: StartListener[] = [startSmtpListener, startSubmissionListener, startSubmissionTlsListener];
@@ -39,23 +40,22 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
   const lock: DataDirLock | undefined = config.store.kind === 'local' ? await lockDataDir(config.dataDir) : undefined;
   const listeners: RunningListener[] = [];
   let stores: Stores | undefined;
+  let tls: CertificateSource | undefined;
+  let outbound: RunningOutboundDelivery | undefined;
   const stop = async () => {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await outbound?.stop();
+    tls?.close();
     await stores?.close();
     await lock?.release();
   };
   try {
     stores = await openStores(config.store);
-    const tls = await loadLocalCertificate({
-      dataDir: config.dataDir,
-      hostname: config.hostname,
-      certFile: config.tls.certFile,
-      keyFile: config.tls.keyFile,
-    });
-    if (tls.selfSigned) logger.warn('using a self-signed TLS certificate', { dataDir: config.dataDir });
+    tls = await openCertificateSource(config, logger);
     const authentication = await openListenerAuthentication(config, stores);
     const context: ListenerContext = { config, logger, stores, tls, ...authentication };
     for (const start of LISTENERS) listeners.push(await start(context));
+    outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
     return { listeners, stores, ...authentication, stop };
   } catch (error) {
     await stop();

@@ -86,6 +86,10 @@ export async function startSmtp(
       failed: sessions.authenticationFailed,
     });
   }
+  // A rotated certificate applies to the next TLS handshake (STARTTLS or 465); open sessions keep theirs.
+  const stopFollowingCertificate = context.tls.onChange((pair) =>
+    smtp.updateSecureContext({ key: pair.key, cert: pair.cert }),
+  );
   smtp.on('error', (error: Error) => logger.warn('smtp session error', { error }));
 
   const gate = new ConnectionGate(limits.maxConnections, limits.maxConnectionsPerIp);
@@ -163,6 +167,7 @@ export async function startSmtp(
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      stopFollowingCertificate();
       const stopped = new Promise<void>((resolve) => tcp.close(() => resolve()));
       // From here smtp-server answers every new command with 421; sessions in DATA finish first.
       smtp.close();

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { KeyVaultConfig } from '../keyvault/open-key-vault.ts';
+import type { SmtpTlsMode } from '../outbound-transport/smtp-transport.ts';
 import { DEFAULT_ACCOUNT_POLICY, DEFAULT_ADDRESS_POLICY } from '../sasl/auth-throttle.ts';
 
 /** Beyond this a failed-login limit would no longer limit anything. */
@@ -40,11 +41,6 @@ export interface Config {
   hostnameAliases: string[];
   store: StoreConfig;
   /**
-   * Where secrets at rest are sealed (legacy SASL verifiers, DKIM keys): the master key file in the
-   * data directory, or AWS KMS (MARMOT_KEY_ID). Follows MARMOT_STORE unless MARMOT_KEY_VAULT says otherwise.
-   */
-  keyVault: KeyVaultConfig;
-  /**
    * Failed logins per client address (MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS) and per account
    * (MARMOT_AUTH_MAX_FAILURES_PER_ACCOUNT), counted with decay, after which a listener process refuses
    * attempts for a while with the protocol's temporary failure (shared/sasl/auth-throttle.ts).
@@ -62,6 +58,8 @@ export interface Config {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
     certFile?: string;
     keyFile?: string;
+    /** AWS: the Secrets Manager secret holding the certificate, re-read every refreshSeconds. */
+    secret?: { arn: string; region: string; refreshSeconds: number; endpoint?: string };
   };
   /** Days expunged mail and deleted folders are kept before the expire job purges them. */
   retentionDays: number;
@@ -78,6 +76,14 @@ export interface Config {
   functions: FunctionsConfig;
   /** Hooks that only tests turn on; each one is named for what it does and is off unless set. */
   testHooks: TestHooks;
+  /**
+   * Where DKIM private keys (and legacy SASL verifiers) are sealed: the master key file in the data
+   * directory, or KMS (MARMOT_KEY_ID). Absent in AWS without MARMOT_KEY_ID; what needs it then says so.
+   */
+  keyVault?: KeyVaultConfig;
+  /** DNS servers for MX and DKIM lookups (MARMOT_DNS_SERVERS, `host[:port]`, comma-separated); default the system's. */
+  dnsServers?: string[];
+  outbound: OutboundConfig;
 }
 
 /**
@@ -90,6 +96,8 @@ export interface FunctionsConfig {
   invoker: 'in-process' | 'lambda';
   scan?: string;
   filter?: string;
+  /** The dkim-sign step the outbound worker invokes (MARMOT_FN_DKIM_SIGN; with lambda, needed to send mail). */
+  dkimSign?: string;
   /** How long the listener waits for one step before answering 451 (MARMOT_FN_TIMEOUT_MS). */
   timeoutMs: number;
   /** AWS region and an optional endpoint override (emulators) for the Lambda invoker. */
@@ -104,6 +112,38 @@ export interface TestHooks {
    * delivered exactly once. Never set it anywhere else.
    */
   exitBeforeDataReply: boolean;
+}
+
+/**
+ * How queued remote mail leaves (MARMOT_OUTBOUND_TRANSPORT):
+ *   ses        SESv2 (the default in AWS), MARMOT_SES_CONFIGURATION_SET, MARMOT_SES_ENDPOINT
+ *   smarthost  one relay, MARMOT_SMARTHOST=host[:port] (587), MARMOT_SMARTHOST_TLS=starttls|implicit|opportunistic|none,
+ *              MARMOT_SMARTHOST_USER, MARMOT_SMARTHOST_PASSWORD
+ *   mx         direct delivery to each domain's MX hosts (MARMOT_MX_PORT, default 25)
+ *   none       the delivery worker does not run; remote mail waits in the queue (the local default, since
+ *              most machines cannot send on port 25: choose smarthost or mx explicitly)
+ */
+export type OutboundTransportConfig =
+  | { kind: 'none' }
+  | { kind: 'mx'; port: number }
+  | { kind: 'smarthost'; host: string; port: number; tls: SmtpTlsMode; user?: string; password?: string }
+  | { kind: 'ses'; region: string; configurationSet?: string; endpoint?: string };
+
+export interface OutboundConfig {
+  transport: OutboundTransportConfig;
+  /** How long a message is retried before it bounces (MARMOT_OUTBOUND_LIFETIME, default 5d). */
+  lifetimeMs: number;
+  /** First retry delay, doubled per attempt up to retryMaxMs (MARMOT_OUTBOUND_RETRY_MIN 5m, _MAX 1h). */
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** A delay DSN is sent once a message has waited this long (MARMOT_OUTBOUND_DELAY_WARNING; default off). */
+  delayWarningMs?: number;
+  /** How often an idle worker looks at the queue (MARMOT_OUTBOUND_POLL, default 5s). */
+  pollMs: number;
+  /** How long a claimed message is the claimer's alone; a crashed worker's messages are retried after it (MARMOT_OUTBOUND_LEASE, default 15m). */
+  leaseMs: number;
+  /** Messages sent at once by one worker (MARMOT_OUTBOUND_CONCURRENCY, default 4). */
+  concurrency: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -129,7 +169,6 @@ export function loadConfig(env: Env = process.env): Config {
       .map((name) => name.trim())
       .filter((name) => name !== ''),
     store: storeFrom(env, dataDir),
-    keyVault: keyVaultFrom(env, dataDir),
     authThrottle: {
       maxFailuresPerAddress: intFrom(
         env,
@@ -154,13 +193,16 @@ export function loadConfig(env: Env = process.env): Config {
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
     },
-    tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY },
+    tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY, secret: tlsSecretFrom(env) },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
     logLevel: logLevelFrom(env.MARMOT_LOG_LEVEL),
     proxyProtocol: proxyProtocolFrom(env.MARMOT_PROXY_PROTOCOL),
     smtpMaxMessageBytes: intFrom(env, 'MARMOT_SMTP_MAX_MESSAGE_BYTES', DEFAULT_SMTP_MAX_MESSAGE_BYTES, 1024, 2 ** 31),
     functions: functionsFrom(env),
     testHooks: { exitBeforeDataReply: env.MARMOT_TEST_EXIT_BEFORE_DATA_REPLY === '1' },
+    ...keyVaultFrom(env, dataDir),
+    ...(env.MARMOT_DNS_SERVERS ? { dnsServers: listFrom(env.MARMOT_DNS_SERVERS) } : {}),
+    outbound: outboundFrom(env),
   };
 }
 
@@ -182,12 +224,121 @@ function functionsFrom(env: Env): FunctionsConfig {
   const timeoutMs = intFrom(env, 'MARMOT_FN_TIMEOUT_MS', DEFAULT_FUNCTION_TIMEOUT_MS, 10, 900_000);
   const scan = env.MARMOT_FN_SCAN || undefined;
   const filter = env.MARMOT_FN_FILTER || undefined;
-  if (invoker === 'in-process') return { invoker, scan, filter, timeoutMs };
+  const dkimSign = env.MARMOT_FN_DKIM_SIGN || undefined;
+  if (invoker === 'in-process') return { invoker, scan, filter, dkimSign, timeoutMs };
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!scan || !filter || !region) {
     throw new ConfigError('MARMOT_INVOKER=lambda needs MARMOT_FN_SCAN, MARMOT_FN_FILTER and AWS_REGION');
   }
-  return { invoker, scan, filter, timeoutMs, region, lambdaEndpoint: env.MARMOT_LAMBDA_ENDPOINT || undefined };
+  return {
+    invoker,
+    scan,
+    filter,
+    dkimSign,
+    timeoutMs,
+    region,
+    lambdaEndpoint: env.MARMOT_LAMBDA_ENDPOINT || undefined,
+  };
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY };
+const SMARTHOST_DEFAULT_PORT = 587;
+const SMARTHOST_TLS_MODES: readonly SmtpTlsMode[] = ['starttls', 'implicit', 'opportunistic', 'none'];
+
+function keyVaultFrom(env: Env, dataDir: string): { keyVault?: KeyVaultConfig } {
+  if ((env.MARMOT_STORE ?? 'local') === 'local') return { keyVault: { kind: 'local', dataDir } };
+  const keyId = env.MARMOT_KEY_ID;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!keyId || !region) return {};
+  return {
+    keyVault: { kind: 'aws', region, keyId, ...(env.MARMOT_KMS_ENDPOINT ? { endpoint: env.MARMOT_KMS_ENDPOINT } : {}) },
+  };
+}
+
+function outboundFrom(env: Env): OutboundConfig {
+  const retryMinMs = durationFrom(env, 'MARMOT_OUTBOUND_RETRY_MIN', 5 * MINUTE, 10, DAY);
+  const retryMaxMs = durationFrom(env, 'MARMOT_OUTBOUND_RETRY_MAX', HOUR, retryMinMs, 7 * DAY);
+  const delayWarning = env.MARMOT_OUTBOUND_DELAY_WARNING;
+  return {
+    transport: outboundTransportFrom(env),
+    lifetimeMs: durationFrom(env, 'MARMOT_OUTBOUND_LIFETIME', 5 * DAY, SECOND, 30 * DAY),
+    retryMinMs,
+    retryMaxMs,
+    ...(delayWarning && delayWarning !== 'off'
+      ? { delayWarningMs: durationFrom(env, 'MARMOT_OUTBOUND_DELAY_WARNING', 0, 10, 30 * DAY) }
+      : {}),
+    pollMs: durationFrom(env, 'MARMOT_OUTBOUND_POLL', 5 * SECOND, 10, 10 * MINUTE),
+    leaseMs: durationFrom(env, 'MARMOT_OUTBOUND_LEASE', 15 * MINUTE, 100, DAY),
+    concurrency: intFrom(env, 'MARMOT_OUTBOUND_CONCURRENCY', 4, 1, 64),
+  };
+}
+
+function outboundTransportFrom(env: Env): OutboundTransportConfig {
+  const aws = env.MARMOT_STORE === 'aws';
+  const kind = env.MARMOT_OUTBOUND_TRANSPORT || (aws ? 'ses' : 'none');
+  switch (kind) {
+    case 'none':
+      return { kind };
+    case 'mx':
+      return { kind, port: intFrom(env, 'MARMOT_MX_PORT', 25, 1, 65535) };
+    case 'smarthost': {
+      const target = env.MARMOT_SMARTHOST ?? '';
+      const match = /^(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(target);
+      const port = Number(match?.[2] ?? SMARTHOST_DEFAULT_PORT);
+      if (!match || port < 1 || port > 65535) {
+        throw new ConfigError(`MARMOT_SMARTHOST must be host[:port], not ${JSON.stringify(target)}`);
+      }
+      const tls = (env.MARMOT_SMARTHOST_TLS || 'starttls') as SmtpTlsMode;
+      if (!SMARTHOST_TLS_MODES.includes(tls)) {
+        throw new ConfigError(`MARMOT_SMARTHOST_TLS must be one of ${SMARTHOST_TLS_MODES.join(', ')}`);
+      }
+      const user = env.MARMOT_SMARTHOST_USER;
+      const password = env.MARMOT_SMARTHOST_PASSWORD;
+      if ((user === undefined) !== (password === undefined)) {
+        throw new ConfigError('MARMOT_SMARTHOST_USER and MARMOT_SMARTHOST_PASSWORD go together');
+      }
+      return { kind, host: match[1]!.replace(/^\[|\]$/g, ''), port, tls, ...(user ? { user, password } : {}) };
+    }
+    case 'ses': {
+      const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+      if (!region) throw new ConfigError('MARMOT_OUTBOUND_TRANSPORT=ses needs AWS_REGION');
+      return {
+        kind,
+        region,
+        ...(env.MARMOT_SES_CONFIGURATION_SET ? { configurationSet: env.MARMOT_SES_CONFIGURATION_SET } : {}),
+        ...(env.MARMOT_SES_ENDPOINT ? { endpoint: env.MARMOT_SES_ENDPOINT } : {}),
+      };
+    }
+    default:
+      throw new ConfigError(
+        `MARMOT_OUTBOUND_TRANSPORT must be ses, smarthost, mx or none, not ${JSON.stringify(kind)}`,
+      );
+  }
+}
+
+/** `250ms`, `30s`, `5m`, `1h`, `5d`. */
+function durationFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw.trim());
+  const value = match ? Number(match[1]) * DURATION_UNITS[match[2]!]! : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new ConfigError(
+      `${name} must be a duration such as 30s, 5m, 1h or 5d, from ${min} ms to ${max} ms, not ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+function listFrom(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 function storeFrom(env: Env, dataDir: string): StoreConfig {
@@ -211,24 +362,17 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
   };
 }
 
-/**
- * A local master key on an AWS store is allowed (tests against the emulators use it) but never the
- * default there: a Fargate task's disk is ephemeral, so its key, and everything sealed with it, would
- * be lost on the next deployment. Without MARMOT_KEY_ID the vault is `unconfigured`: a process that
- * needs it (the listeners, the CLI) fails when it opens it, with this message; the others run.
- */
-function keyVaultFrom(env: Env, dataDir: string): KeyVaultConfig {
-  const kind = env.MARMOT_KEY_VAULT || (env.MARMOT_STORE === 'aws' ? 'aws' : 'local');
-  if (kind === 'local') return { kind, dataDir };
-  if (kind !== 'aws') {
-    throw new ConfigError(`MARMOT_KEY_VAULT must be "local" or "aws", not ${JSON.stringify(kind)}`);
-  }
-  const keyId = env.MARMOT_KEY_ID;
+function tlsSecretFrom(env: Env): Config['tls']['secret'] {
+  const arn = env.MARMOT_TLS_SECRET_ARN;
+  if (!arn) return undefined;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!keyId || !region) {
-    return { kind: 'unconfigured', missing: 'the AWS key vault needs MARMOT_KEY_ID (a KMS key ARN) and AWS_REGION' };
-  }
-  return { kind, region, keyId, endpoint: env.MARMOT_KMS_ENDPOINT || undefined };
+  if (!region) throw new ConfigError('MARMOT_TLS_SECRET_ARN needs AWS_REGION');
+  return {
+    arn,
+    region,
+    refreshSeconds: intFrom(env, 'MARMOT_TLS_REFRESH_SECONDS', 300, 1, 86_400),
+    endpoint: env.MARMOT_SECRETSMANAGER_ENDPOINT,
+  };
 }
 
 function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -7,12 +7,17 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, type FunctionsConfig } from '../config/config.ts';
 import { FILTER_FUNCTION, SCAN_FUNCTION } from '../delivery/steps.ts';
+import { DKIM_SIGN_FUNCTION } from '../dkim/sign-step.ts';
 import { InProcessInvoker, type StepHandler } from './in-process-invoker.ts';
 import type { Invoker } from './invoker.ts';
 import { LambdaInvoker } from './lambda-invoker.ts';
 
 export async function openInvoker(config: FunctionsConfig, builtIn: Record<string, StepHandler>): Promise<Invoker> {
-  const named: Record<string, string | undefined> = { [SCAN_FUNCTION]: config.scan, [FILTER_FUNCTION]: config.filter };
+  const named: Record<string, string | undefined> = {
+    [SCAN_FUNCTION]: config.scan,
+    [FILTER_FUNCTION]: config.filter,
+    [DKIM_SIGN_FUNCTION]: config.dkimSign,
+  };
   if (config.invoker === 'lambda') {
     const functions: Record<string, string> = {};
     for (const [step, name] of Object.entries(named)) if (name) functions[step] = name;

@@ -8,16 +8,22 @@ import { LocalKeyVault } from './local-key-vault.ts';
 
 export type KeyVaultConfig =
   | { kind: 'local'; dataDir: string }
-  | { kind: 'aws'; region: string; keyId: string; endpoint?: string }
-  /** A deployment that names no key: processes that seal nothing run; opening the vault says what is missing. */
-  | { kind: 'unconfigured'; missing: string };
+  | { kind: 'aws'; region: string; keyId: string; endpoint?: string };
 
 export async function openKeyVault(config: KeyVaultConfig): Promise<KeyVault> {
-  if (config.kind === 'unconfigured') throw new ConfigError(config.missing);
   if (config.kind === 'local') return LocalKeyVault.open(config.dataDir);
   const [{ KMSClient }, { KmsKeyVault }] = await Promise.all([
     import('@aws-sdk/client-kms'),
     import('./kms-key-vault.ts'),
   ]);
   return new KmsKeyVault(new KMSClient({ region: config.region, endpoint: config.endpoint }), config.keyId);
+}
+
+/**
+ * The deployment's key vault (`config.keyVault`), or a ConfigError saying what is missing when none is
+ * configured (AWS without MARMOT_KEY_ID). `purpose`: what needs it, for the message.
+ */
+export async function openConfiguredKeyVault(config: KeyVaultConfig | undefined, purpose: string): Promise<KeyVault> {
+  if (!config) throw new ConfigError(`${purpose} needs the key vault: set MARMOT_KEY_ID (the KMS key ARN)`);
+  return openKeyVault(config);
 }

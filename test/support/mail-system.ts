@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type ListenerContext, openListenerAuthentication } from '../../fargate/listener.ts';
 import { startMailSystem } from '../../fargate/mail-system.ts';
-import { loadLocalCertificate } from '../../fargate/tls/local-certificate.ts';
+import { openCertificateSource } from '../../fargate/tls/certificate-source.ts';
 import { type Config, loadConfig } from '../../shared/config/config.ts';
 import { Directory } from '../../shared/directory/directory.ts';
 import { Logger } from '../../shared/log/logger.ts';
@@ -144,19 +144,15 @@ export async function openListenerContext(env: Record<string, string> = {}): Pro
   const dataDir = await mkdtemp(join(tmpdir(), 'marmot-listener-'));
   const config = loadConfig(await testEnvironment(dataDir, env));
   const stores = await openStores(config.store);
-  const tls = await loadLocalCertificate({
-    dataDir,
-    hostname: config.hostname,
-    certFile: config.tls.certFile,
-    keyFile: config.tls.keyFile,
-  });
   const logger = new Logger(config.logLevel, { component: 'test-listener' }, process.stderr);
+  const tls = await openCertificateSource(config, logger);
   const authentication = await openListenerAuthentication(config, stores);
   return {
     context: { config, logger, stores, tls, ...authentication },
     directory: new Directory(stores.metadata, { keyVault: authentication.keyVault }),
     mailStore: openMailStore(stores.metadata),
     async close() {
+      tls.close();
       await stores.close();
       await rm(dataDir, { recursive: true, force: true });
     },

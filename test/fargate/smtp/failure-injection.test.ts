@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
-import { openKeyVault } from '../../../shared/keyvault/open-key-vault.ts';
+import { openConfiguredKeyVault } from '../../../shared/keyvault/open-key-vault.ts';
 import { openMailStore } from '../../../shared/mailbox/index.ts';
 import { OutboundQueue } from '../../../shared/outbound-queue/outbound-queue.ts';
 import { openStores } from '../../../shared/store/open-stores.ts';
@@ -134,7 +134,8 @@ describe('process death', () => {
     const config = loadConfig(await testEnvironment(dataDir));
     const stores = await openStores(config.store);
     // The data directory's own master key, which the process opens too.
-    await seed(new Directory(stores.metadata, { keyVault: await openKeyVault(config.keyVault) }));
+    const keyVault = await openConfiguredKeyVault(config.keyVault, 'seeding');
+    await seed(new Directory(stores.metadata, { keyVault }));
     await stores.close();
   });
 
