@@ -12,7 +12,7 @@
  * libio-socket-ssl-perl, curl. Each client group is skipped, saying so, when its program is missing.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, globSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,19 @@ const ALIASES = '127.0.0.1,localhost';
 
 function commandExists(command: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${command}`));
+}
+
+/** Why the swaks tests cannot run: swaks, or the Perl modules its DIGEST-MD5, NTLM and TLS need. */
+function swaksMissing(): string | false {
+  if (!commandExists('swaks')) return 'swaks not installed';
+  for (const module of ['Authen::SASL', 'Authen::NTLM', 'Net::SSLeay']) {
+    try {
+      execFileSync('perl', [`-M${module}`, '-e1'], { stdio: 'ignore' });
+    } catch {
+      return `Perl module ${module} not installed (libauthen-sasl-perl, libauthen-ntlm-perl, libnet-ssleay-perl)`;
+    }
+  }
+  return false;
 }
 
 function runClient(command: string, args: string[], stdin = ''): Promise<{ output: string; code: number | null }> {
@@ -203,7 +216,7 @@ describe('SMTP submission authentication, end to end', () => {
     });
   });
 
-  describe('swaks', { skip: !commandExists('swaks') && 'swaks not installed' }, () => {
+  describe('swaks', { skip: swaksMissing() }, () => {
     // Each case from its own address, so the failures of one do not slow the next down (the throttle).
     let address = 0;
     const swaks = (
