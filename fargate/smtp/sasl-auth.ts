@@ -202,7 +202,9 @@ function authenticate(
       send(connection, reply);
       if (reply.responseCode === 421) connection.close();
     })
-    .catch(() => {
+    .catch((cause: unknown) => {
+      // Only `authenticated` can throw (a store error): the exchange itself ends in a value.
+      binding.failed({ kind: 'unavailable', detail: 'completing the login failed', cause }, connection.session);
       if (!connection._closed) send(connection, replies.authenticationUnavailable());
     })
     .finally(proceed);
