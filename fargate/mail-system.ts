@@ -4,7 +4,7 @@
  * Fargate task; tests start it on port 0 in a temporary data directory.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Config } from '../shared/config/config.ts';
+import type { Config, ListenerName } from '../shared/config/config.ts';
 import type { Logger } from '../shared/log/logger.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
@@ -15,12 +15,12 @@ import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener 
 import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
 /** The listeners this build has, in start order. */
-const LISTENERS: StartListener[] = [
-  startSmtpListener,
-  startSubmissionListener,
-  startSubmissionTlsListener,
-  startImapListener,
-  startImapsListener,
+const LISTENERS: [ListenerName, StartListener][] = [
+  ['smtp', startSmtpListener],
+  ['submission', startSubmissionListener],
+  ['submissionTls', startSubmissionTlsListener],
+  ['imap', startImapListener],
+  ['imaps', startImapsListener],
 ];
 
 export interface MailSystem {
@@ -49,8 +49,13 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
     stores = await openStores(config.store);
     tls = await openCertificateSource(config, logger);
     const context: ListenerContext = { config, logger, stores, tls };
-    for (const start of LISTENERS) listeners.push(await start(context));
-    outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
+    for (const [name, start] of LISTENERS) {
+      if (config.enabledListeners.includes(name)) listeners.push(await start(context));
+    }
+    // Mail leaves from where it is submitted: one worker group, not one per IMAP task as well.
+    if (config.enabledListeners.includes('submission')) {
+      outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
+    }
   } catch (error) {
     await stop();
     throw error;

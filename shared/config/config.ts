@@ -7,6 +7,10 @@ import { resolve } from 'node:path';
 import type { KeyVaultConfig } from '../keyvault/open-key-vault.ts';
 import type { SmtpTlsMode } from '../outbound-transport/smtp-transport.ts';
 
+export type ListenerName = 'smtp' | 'submission' | 'submissionTls' | 'imap' | 'imaps' | 'managesieve';
+
+const LISTENER_NAMES: readonly ListenerName[] = ['smtp', 'submission', 'submissionTls', 'imap', 'imaps', 'managesieve'];
+
 export interface ListenerConfig {
   host: string;
   port: number;
@@ -39,6 +43,12 @@ export interface Config {
     imaps: ListenerConfig;
     managesieve: ListenerConfig;
   };
+  /**
+   * The listeners this process runs (MARMOT_LISTENERS, comma-separated names of `listeners`; default
+   * all). In AWS the SMTP and the IMAP task each run their own group; the outbound worker runs where
+   * submission does.
+   */
+  enabledListeners: ListenerName[];
   imap: ImapConfig;
   tls: {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
@@ -170,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
     },
+    enabledListeners: enabledListenersFrom(env.MARMOT_LISTENERS),
     imap: {
       plaintextAuth: booleanFrom(env, 'MARMOT_IMAP_PLAINTEXT_AUTH'),
       maxConnectionsPerIp: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_IP', 1, 1_000_000),
@@ -342,6 +353,19 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
     s3Endpoint: env.MARMOT_S3_ENDPOINT,
     s3ForcePathStyle: env.MARMOT_S3_ENDPOINT !== undefined,
   };
+}
+
+function enabledListenersFrom(raw: string | undefined): ListenerName[] {
+  if (raw === undefined || raw.trim() === '') return [...LISTENER_NAMES];
+  const names = raw.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(LISTENER_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `MARMOT_LISTENERS: unknown listener ${JSON.stringify(name)} (${LISTENER_NAMES.join(', ')})`,
+      );
+    }
+  }
+  return names as ListenerName[];
 }
 
 function tlsSecretFrom(env: Env): Config['tls']['secret'] {
