@@ -75,7 +75,7 @@ const BACKSPACE = new Set(['\u007f', '\b']);
 function promptHidden(io: CliIo, prompts: string[]): Promise<string[]> {
   const { stdin, stderr } = io;
   const lines: string[] = [];
-  // Echo off before the prompt shows: a password typed (or pasted) the moment it appears is not echoed.
+  // Echo goes off before the prompt appears, so nothing typed in answer to it can be echoed.
   stdin.setRawMode!(true);
   stderr.write(prompts[0]!);
   stdin.setEncoding('utf8');

@@ -4,12 +4,13 @@
  * Fargate task; tests start it on port 0 in a temporary data directory.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Config } from '../shared/config/config.ts';
+import type { Config, ListenerName } from '../shared/config/config.ts';
 import type { KeyVault } from '../shared/keyvault/key-vault.ts';
 import type { Logger } from '../shared/log/logger.ts';
 import type { SaslServer } from '../shared/sasl/sasl-server.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
+import { startImapListener, startImapsListener } from './imap/imap-listener.ts';
 import {
   type ListenerContext,
   openListenerAuthentication,
@@ -21,7 +22,13 @@ import { startSmtpListener, startSubmissionListener, startSubmissionTlsListener 
 import { type CertificateSource, openCertificateSource } from './tls/certificate-source.ts';
 
 /** The listeners this build has, in start order. */
-const LISTENERS: StartListener[] = [startSmtpListener, startSubmissionListener, startSubmissionTlsListener];
+const LISTENERS: [ListenerName, StartListener][] = [
+  ['smtp', startSmtpListener],
+  ['submission', startSubmissionListener],
+  ['submissionTls', startSubmissionTlsListener],
+  ['imap', startImapListener],
+  ['imaps', startImapsListener],
+];
 
 export interface MailSystem {
   listeners: RunningListener[];
@@ -54,8 +61,13 @@ export async function startMailSystem(config: Config, logger: Logger): Promise<M
     tls = await openCertificateSource(config, logger);
     const authentication = await openListenerAuthentication(config, stores);
     const context: ListenerContext = { config, logger, stores, tls, ...authentication };
-    for (const start of LISTENERS) listeners.push(await start(context));
-    outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
+    for (const [name, start] of LISTENERS) {
+      if (config.enabledListeners.includes(name)) listeners.push(await start(context));
+    }
+    // Mail leaves from where it is submitted: one worker group, not one per IMAP task as well.
+    if (config.enabledListeners.includes('submission')) {
+      outbound = await startOutboundDelivery(config, stores, logger.child({ component: 'outbound' }));
+    }
     return { listeners, stores, ...authentication, stop };
   } catch (error) {
     await stop();

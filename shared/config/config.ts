@@ -11,6 +11,10 @@ import { DEFAULT_ACCOUNT_POLICY, DEFAULT_ADDRESS_POLICY } from '../sasl/auth-thr
 /** Beyond this a failed-login limit would no longer limit anything. */
 const MAX_AUTH_FAILURES_SETTING = 100_000;
 
+export type ListenerName = 'smtp' | 'submission' | 'submissionTls' | 'imap' | 'imaps' | 'managesieve';
+
+const LISTENER_NAMES: readonly ListenerName[] = ['smtp', 'submission', 'submissionTls', 'imap', 'imaps', 'managesieve'];
+
 export interface ListenerConfig {
   host: string;
   port: number;
@@ -54,6 +58,13 @@ export interface Config {
     imaps: ListenerConfig;
     managesieve: ListenerConfig;
   };
+  /**
+   * The listeners this process runs (MARMOT_LISTENERS, comma-separated names of `listeners`; default
+   * all). In AWS the SMTP and the IMAP task each run their own group; the outbound worker runs where
+   * submission does.
+   */
+  enabledListeners: ListenerName[];
+  imap: ImapConfig;
   tls: {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
     certFile?: string;
@@ -146,6 +157,17 @@ export interface OutboundConfig {
   concurrency: number;
 }
 
+export interface ImapConfig {
+  /**
+   * Allow LOGIN and AUTHENTICATE PLAIN without TLS on the STARTTLS listener (MARMOT_IMAP_PLAINTEXT_AUTH=1):
+   * for tests and a loopback-only listener, never for one clients reach over a network.
+   */
+  plaintextAuth: boolean;
+  /** Overrides of the per-process connection limits (fargate/imap/limits.ts), e.g. for benchmarks. */
+  maxConnectionsPerIp?: number;
+  maxConnectionsPerAccount?: number;
+}
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export class ConfigError extends Error {
@@ -192,6 +214,12 @@ export function loadConfig(env: Env = process.env): Config {
       imap: listener('IMAP', 1143),
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
+    },
+    enabledListeners: enabledListenersFrom(env.MARMOT_LISTENERS),
+    imap: {
+      plaintextAuth: booleanFrom(env, 'MARMOT_IMAP_PLAINTEXT_AUTH'),
+      maxConnectionsPerIp: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_IP', 1, 1_000_000),
+      maxConnectionsPerAccount: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_ACCOUNT', 1, 1_000_000),
     },
     tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY, secret: tlsSecretFrom(env) },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
@@ -362,6 +390,19 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
   };
 }
 
+function enabledListenersFrom(raw: string | undefined): ListenerName[] {
+  if (raw === undefined || raw.trim() === '') return [...LISTENER_NAMES];
+  const names = raw.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(LISTENER_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `MARMOT_LISTENERS: unknown listener ${JSON.stringify(name)} (${LISTENER_NAMES.join(', ')})`,
+      );
+    }
+  }
+  return names as ListenerName[];
+}
+
 function tlsSecretFrom(env: Env): Config['tls']['secret'] {
   const arn = env.MARMOT_TLS_SECRET_ARN;
   if (!arn) return undefined;
@@ -383,6 +424,19 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function optionalIntFrom(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return intFrom(env, name, min, min, max);
+}
+
+function booleanFrom(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(`${name} must be 1/true or 0/false, not ${JSON.stringify(raw)}`);
 }
 
 function logLevelFrom(raw: string | undefined): LogLevel {

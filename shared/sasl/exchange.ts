@@ -21,16 +21,22 @@ export interface SaslLineTransport {
   challenge(base64: string): Promise<string | undefined>;
 }
 
+/**
+ * `initialResponse`: the command's argument as sent (base64, or `=`), or already decoded where the
+ * protocol's own parser decodes it (IMAP); undefined when the command had none.
+ */
 export async function runSaslExchange(
   mechanism: SaslMechanism,
-  initialResponse: string | undefined,
+  initialResponse: string | Buffer | undefined,
   transport: SaslLineTransport,
 ): Promise<SaslOutcome> {
   let response: Buffer | undefined;
-  if (initialResponse !== undefined) {
+  if (typeof initialResponse === 'string') {
     const parsed = parseClientResponse(initialResponse, { initial: true });
     if ('failure' in parsed) return parsed;
     response = parsed.response;
+  } else {
+    response = initialResponse;
   }
   for (;;) {
     const result = await mechanism.step(response);

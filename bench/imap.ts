@@ -1,0 +1,541 @@
+/**
+ * IMAP benchmark: the real mail system (`fargate/main.ts`, local adapters) in a child process, loaded with
+ * the deterministic mailbox of `../shared/bench/gen_mbox.py` through IMAP APPEND, then driven by N
+ * concurrent clients for a bounded time per phase:
+ *
+ *   - one phase per command (SELECT, FETCH headers, FETCH body, SEARCH, STORE, APPEND+EXPUNGE, IDLE):
+ *     ops/s, p50/p99 latency, and server CPU per command (the server's CPU time over the phase / ops);
+ *   - a client-like mix on long-lived sessions, and short sessions (login, ~10 commands, logout);
+ *   - server RSS with many idle connections (before login), and with authenticated sessions in IDLE.
+ *
+ *   node --import tsx bench/imap.ts [--clients 8] [--seconds 4] [--messages 2000] [--idle 5000]
+ *        [--idle-authenticated 300] [--mbox file] [--generator ../shared/bench/gen_mbox.py] [--json out.json]
+ *
+ * Server CPU comes from /proc/<pid>/stat, RSS from /proc/<pid>/status (Linux).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Directory } from '../shared/directory/directory.ts';
+import { openStores } from '../shared/store/open-stores.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const { values: options } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '4' },
+    messages: { type: 'string', default: '2000' },
+    idle: { type: 'string', default: '5000' },
+    'idle-authenticated': { type: 'string', default: '300' },
+    mbox: { type: 'string' },
+    generator: { type: 'string', default: join(REPO, '..', 'shared', 'bench', 'gen_mbox.py') },
+    json: { type: 'string' },
+  },
+});
+const CLIENTS = Number(options.clients);
+const PHASE_MS = Number(options.seconds) * 1000;
+const MESSAGES = Number(options.messages);
+const IDLE_CONNECTIONS = Number(options.idle);
+const IDLE_AUTHENTICATED = Number(options['idle-authenticated']);
+const USER = 'bench@bench.test';
+const PASSWORD = 'bench password 1';
+const SEARCH_WORDS = ['quota', 'release', 'meeting', 'backup', 'patch', 'invoice', 'lunch', 'holiday'];
+
+// ---------------------------------------------------------------------------------------------------
+// A small pipelining-free IMAP client: one command at a time, literals folded into their response.
+
+class BenchClient {
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: ((line: string) => void) | undefined;
+  private lines: string[] = [];
+  private tag = 0;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      this.split();
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(port: number): Promise<BenchClient> {
+    const socket = connect({ host: '127.0.0.1', port });
+    await new Promise<void>((done, fail) => {
+      socket.once('connect', () => done());
+      socket.once('error', fail);
+    });
+    const client = new BenchClient(socket);
+    await client.line();
+    return client;
+  }
+
+  private split(): void {
+    for (;;) {
+      let position = 0;
+      let end = -1;
+      while (end === -1) {
+        const lf = this.buffer.indexOf(0x0a, position);
+        if (lf === -1) return;
+        const literal = /\{(\d+)\}\r\n$/.exec(this.buffer.toString('latin1', Math.max(position, lf - 20), lf + 1));
+        if (!literal) end = lf + 1;
+        else {
+          position = lf + 1 + Number(literal[1]);
+          if (this.buffer.length < position) return;
+        }
+      }
+      const line = this.buffer.toString('latin1', 0, Math.min(end, 200));
+      this.buffer = this.buffer.subarray(end);
+      const waiter = this.waiting;
+      if (waiter) {
+        this.waiting = undefined;
+        waiter(line);
+      } else this.lines.push(line);
+    }
+  }
+
+  line(): Promise<string> {
+    const queued = this.lines.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((done) => {
+      this.waiting = done;
+    });
+  }
+
+  async command(text: string | Buffer, literal?: Buffer): Promise<string> {
+    const tag = `b${++this.tag}`;
+    if (literal) {
+      this.socket.write(`${tag} ${text} {${literal.length}+}\r\n`);
+      this.socket.write(literal);
+      this.socket.write('\r\n');
+    } else this.socket.write(`${tag} ${text}\r\n`);
+    for (;;) {
+      const line = await this.line();
+      if (line.startsWith(`${tag} `)) {
+        if (!line.startsWith(`${tag} OK`)) throw new Error(`${text.toString().slice(0, 60)}: ${line.trim()}`);
+        return line;
+      }
+    }
+  }
+
+  /** IDLE, then DONE once the continuation arrives: the round trip of entering and leaving IDLE. */
+  async idleRoundTrip(): Promise<void> {
+    const tag = `b${++this.tag}`;
+    this.socket.write(`${tag} IDLE\r\n`);
+    while (!(await this.line()).startsWith('+')) {}
+    this.socket.write('DONE\r\n');
+    while (!(await this.line()).startsWith(`${tag} `)) {}
+  }
+
+  write(text: string): void {
+    this.socket.write(text);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server process and its resource use.
+
+interface ServerProcess {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(dataDir: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'fargate/main.ts')], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      MARMOT_DATA_DIR: dataDir,
+      MARMOT_LISTEN_HOST: '127.0.0.1',
+      MARMOT_SMTP_PORT: '0',
+      MARMOT_SUBMISSION_PORT: '0',
+      MARMOT_SUBMISSION_TLS_PORT: '0',
+      MARMOT_IMAP_PORT: '0',
+      MARMOT_IMAPS_PORT: '0',
+      MARMOT_MANAGESIEVE_PORT: '0',
+      MARMOT_IMAP_PLAINTEXT_AUTH: '1',
+      MARMOT_IMAP_MAX_CONNECTIONS_PER_IP: String(IDLE_CONNECTIONS + 1000),
+      MARMOT_IMAP_MAX_CONNECTIONS_PER_ACCOUNT: String(IDLE_CONNECTIONS + 1000),
+      MARMOT_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((done, fail) => {
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString();
+      for (const line of pending.split('\n').slice(0, -1)) {
+        const entry = JSON.parse(line) as { message?: string; listener?: string; port?: number };
+        if (entry.message === 'listening' && entry.listener === 'imap') {
+          child.stdout!.off('data', onData);
+          child.stdout!.resume();
+          done(entry.port!);
+        }
+      }
+      pending = pending.slice(pending.lastIndexOf('\n') + 1);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
+  });
+  return {
+    pid: child.pid!,
+    port,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((done) => child.once('exit', done));
+    },
+  };
+}
+
+/** The process's CPU time (user + system) in milliseconds. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100;
+}
+
+function rssBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) * 1024;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The mailbox.
+
+function loadMbox(path: string): Buffer[] {
+  const text = readFileSync(path, 'latin1');
+  return text
+    .split(/^From .*\n/m)
+    .filter((message) => message.trim().length > 0)
+    .map((message) =>
+      Buffer.from(
+        message
+          .replace(/^>From /gm, 'From ')
+          .replace(/\n+$/, '\n')
+          .replace(/\r?\n/g, '\r\n'),
+        'latin1',
+      ),
+    );
+}
+
+function mboxPath(): string {
+  if (options.mbox && existsSync(options.mbox)) return options.mbox;
+  const path = options.mbox ?? join(tmpdir(), `marmot-bench-${MESSAGES}.mbox`);
+  if (!existsSync(path)) {
+    if (!existsSync(options.generator))
+      throw new Error(`no mailbox generator at ${options.generator}; pass --generator`);
+    execFileSync('python3', [options.generator, String(MESSAGES), path], { stdio: 'inherit' });
+  }
+  return path;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurement.
+
+interface PhaseResult {
+  phase: string;
+  ops: number;
+  opsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuMsPerOp: number;
+  /** Commands per second of server CPU. */
+  opsPerServerCpuSecond: number;
+  errors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+/**
+ * Runs `operation` on every worker in a loop until the phase time is up (or the operation says there is
+ * nothing left by returning false) and measures it.
+ */
+async function runPhase(
+  name: string,
+  server: ServerProcess,
+  workers: number,
+  operation: (worker: number) => Promise<boolean | undefined>,
+  durationMs = PHASE_MS,
+): Promise<PhaseResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuBefore = cpuMs(server.pid);
+  const started = performance.now();
+  const deadline = started + durationMs;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      while (performance.now() < deadline) {
+        const begin = performance.now();
+        try {
+          if ((await operation(worker)) === false) return;
+          latencies.push(performance.now() - begin);
+        } catch (error) {
+          errors++;
+          if (errors < 3) console.error(`${name}: ${(error as Error).message}`);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuMs(server.pid) - cpuBefore;
+  latencies.sort((a, b) => a - b);
+  const result: PhaseResult = {
+    phase: name,
+    ops: latencies.length,
+    opsPerSecond: latencies.length / elapsed,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    serverCpuMsPerOp: latencies.length ? cpu / latencies.length : 0,
+    opsPerServerCpuSecond: cpu > 0 ? (latencies.length * 1000) / cpu : 0,
+    errors,
+  };
+  console.error(
+    `${name.padEnd(22)} ${result.opsPerSecond.toFixed(0).padStart(7)} ops/s  p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  ` +
+      `p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  cpu ${result.serverCpuMsPerOp.toFixed(3).padStart(7)} ms/op  errors ${errors}`,
+  );
+  return result;
+}
+
+const random = (n: number) => Math.floor(Math.random() * n);
+
+async function main(): Promise<void> {
+  const messages = loadMbox(mboxPath()).slice(0, MESSAGES);
+  const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
+  const stores = await openStores({ kind: 'local', dataDir });
+  const directory = new Directory(stores.metadata);
+  await directory.addDomain('bench.test');
+  await directory.addAccount(USER, { password: PASSWORD });
+  await stores.close();
+
+  const server = await startServer(dataDir);
+  const results: PhaseResult[] = [];
+  const report: Record<string, unknown> = {
+    clients: CLIENTS,
+    phaseSeconds: PHASE_MS / 1000,
+    messages: messages.length,
+  };
+  try {
+    const login = async () => {
+      const client = await BenchClient.open(server.port);
+      await client.command(`LOGIN "${USER}" "${PASSWORD}"`);
+      return client;
+    };
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, login));
+
+    // Load the mailbox through APPEND, every client taking its share.
+    const rssBeforeLoad = rssBytes(server.pid);
+    let next = 0;
+    const load = await runPhase(
+      'APPEND (load)',
+      server,
+      CLIENTS,
+      async (worker) => {
+        const message = messages[next++];
+        if (!message) return false;
+        await clients[worker]!.command('APPEND INBOX', message);
+        return true;
+      },
+      Number.POSITIVE_INFINITY,
+    );
+    results.push(load);
+    report.rssAfterLoad = rssBytes(server.pid);
+    report.rssBeforeLoad = rssBeforeLoad;
+
+    for (const client of clients) await client.command('SELECT INBOX');
+    const count = messages.length;
+    /** An operation on each worker's own long-lived session. */
+    const each =
+      (operation: (client: BenchClient) => Promise<unknown>) =>
+      async (worker: number): Promise<boolean> => {
+        await operation(clients[worker]!);
+        return true;
+      };
+    const uid = () => 1 + random(count);
+
+    results.push(
+      await runPhase(
+        'SELECT',
+        server,
+        CLIENTS,
+        each((client) => client.command('SELECT INBOX')),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'FETCH headers (50)',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          const first = 1 + random(Math.max(1, count - 50));
+          await client.command(
+            `UID FETCH ${first}:${first + 49} (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (References List-Id)])`,
+          );
+        }),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'FETCH body',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          await client.command(`UID FETCH ${uid()} (BODYSTRUCTURE BODY.PEEK[])`);
+        }),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'SEARCH header',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          const word = SEARCH_WORDS[random(SEARCH_WORDS.length)];
+          await client.command(random(2) ? `UID SEARCH SUBJECT "${word}"` : 'UID SEARCH UNSEEN FLAGGED');
+        }),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'SEARCH body',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          await client.command(`UID SEARCH BODY "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
+        }),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'STORE',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          await client.command(`UID STORE ${uid()} ${random(2) ? '+' : '-'}FLAGS.SILENT (\\Flagged)`);
+        }),
+      ),
+    );
+    const small = Buffer.from('From: bench@bench.test\r\nSubject: small\r\n\r\nA short message.\r\n');
+    results.push(
+      await runPhase(
+        'APPEND+EXPUNGE',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          const appended = await client.command('APPEND INBOX (\\Deleted)', small);
+          const newUid = /APPENDUID \d+ (\d+)/.exec(appended)?.[1];
+          await client.command(`UID EXPUNGE ${newUid}`);
+        }),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'IDLE round trip',
+        server,
+        CLIENTS,
+        each((client) => client.idleRoundTrip()),
+      ),
+    );
+    results.push(
+      await runPhase(
+        'mixed (long sessions)',
+        server,
+        CLIENTS,
+        each(async (client) => {
+          const roll = random(100);
+          if (roll < 35) {
+            const first = 1 + random(Math.max(1, count - 20));
+            await client.command(`UID FETCH ${first}:${first + 19} (UID FLAGS ENVELOPE)`);
+          } else if (roll < 60) await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
+          else if (roll < 70) await client.command(`UID SEARCH SUBJECT "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
+          else if (roll < 85) await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
+          else if (roll < 90) await client.command('NOOP');
+          else if (roll < 95) await client.idleRoundTrip();
+          else await client.command('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
+        }),
+      ),
+    );
+    for (const client of clients) client.close();
+
+    results.push(
+      await runPhase('short sessions (10 cmds)', server, CLIENTS, async () => {
+        const client = await login();
+        await client.command('SELECT INBOX');
+        await client.command(`UID FETCH ${Math.max(1, count - 20)}:* (UID FLAGS ENVELOPE)`);
+        await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
+        await client.command('UID SEARCH UNSEEN');
+        await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
+        await client.command('STATUS INBOX (MESSAGES UNSEEN)');
+        await client.command('NOOP');
+        await client.command('LOGOUT');
+        client.close();
+        return true;
+      }),
+    );
+
+    // Memory per idle connection: before login, then authenticated and idling on INBOX.
+    const rssBase = rssBytes(server.pid);
+    const idle: BenchClient[] = [];
+    for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
+      idle.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(100, IDLE_CONNECTIONS - i) }, () => BenchClient.open(server.port)),
+        )),
+      );
+    }
+    await new Promise((done) => setTimeout(done, 1_000));
+    const rssIdle = rssBytes(server.pid);
+    report.idleConnections = IDLE_CONNECTIONS;
+    report.rssWithIdleConnections = rssIdle;
+    report.bytesPerIdleConnection = Math.round((rssIdle - rssBase) / Math.max(1, IDLE_CONNECTIONS));
+    for (const client of idle) client.close();
+    await new Promise((done) => setTimeout(done, 1_000));
+
+    const rssBeforeIdling = rssBytes(server.pid);
+    const idling: BenchClient[] = [];
+    for (let i = 0; i < IDLE_AUTHENTICATED; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, IDLE_AUTHENTICATED - i) }, async () => {
+          const client = await login();
+          await client.command('SELECT INBOX');
+          client.write('i1 IDLE\r\n');
+          await client.line();
+          return client;
+        }),
+      );
+      idling.push(...batch);
+    }
+    await new Promise((done) => setTimeout(done, 2_000));
+    const rssIdling = rssBytes(server.pid);
+    report.idlingSessions = IDLE_AUTHENTICATED;
+    report.bytesPerIdlingSession = Math.round((rssIdling - rssBeforeIdling) / Math.max(1, IDLE_AUTHENTICATED));
+    const cpuIdleBefore = cpuMs(server.pid);
+    await new Promise((done) => setTimeout(done, 3_000));
+    report.serverCpuMsPerSecondWhileIdling = (cpuMs(server.pid) - cpuIdleBefore) / 3;
+    for (const client of idling) client.close();
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  report.phases = results;
+  console.error(
+    `idle: ${report.bytesPerIdleConnection} B per connection before login (${IDLE_CONNECTIONS}), ` +
+      `${report.bytesPerIdlingSession} B per authenticated IDLE session (${IDLE_AUTHENTICATED}), ` +
+      `${Number(report.serverCpuMsPerSecondWhileIdling).toFixed(1)} ms CPU/s while they idle`,
+  );
+  const json = JSON.stringify(report, null, 2);
+  if (options.json) writeFileSync(options.json, json);
+  process.stdout.write(`${json}\n`);
+}
+
+await main();

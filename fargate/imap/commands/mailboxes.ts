@@ -1,0 +1,263 @@
+/**
+ * Mailbox commands: CREATE (with RFC 6154 USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (RFC 9051
+ * §6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154, CHILDREN), LSUB,
+ * STATUS, NAMESPACE. Names are decoded from the wire here and handed to shared/mailbox, which owns the
+ * rules about what a name may be.
+ */
+import { getMailboxStatus } from '../../../shared/mailbox/changes.ts';
+import type { Mailbox } from '../../../shared/mailbox/mailbox-record.ts';
+import {
+  createMailbox,
+  deleteMailbox,
+  getMailboxByName,
+  listMailboxes,
+  listSubscriptions,
+  renameMailbox,
+  subscribe,
+  unsubscribe,
+} from '../../../shared/mailbox/mailboxes.ts';
+import { HIERARCHY_SEPARATOR, INBOX, SPECIAL_USES, superiorNames } from '../../../shared/mailbox/names.ts';
+import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
+import { MAX_APPEND_BYTES } from '../limits.ts';
+import { joinReference, MAX_LIST_PATTERN_LENGTH, matchesPattern } from '../list-pattern.ts';
+import {
+  isOtherUsersName,
+  mailboxNameFromWire,
+  mailboxNameToWire,
+  OTHER_USERS_NAMESPACES,
+  PERSONAL_NAMESPACES,
+  SHARED_NAMESPACES,
+} from '../namespaces.ts';
+import type { StatusItem } from '../protocol/command-types.ts';
+import { decodeMailboxName } from '../protocol/mailbox-name.ts';
+import { listResponse, namespaceResponse, statusResponse, untaggedStatus } from '../protocol/response-writer.ts';
+import type { ImapSession } from '../session.ts';
+
+function accountOf(session: ImapSession): string {
+  return session.account!.id;
+}
+
+function nameFromWire(session: ImapSession, wire: string): string {
+  return mailboxNameFromWire(wire, session.utf8);
+}
+
+export async function runCreate(session: ImapSession, command: CommandOf<'CREATE'>): Promise<Completion> {
+  // RFC 9051 §6.3.4: a trailing separator says the client intends to create inferiors; the name is without it.
+  const wire = command.mailbox.endsWith(HIERARCHY_SEPARATOR) ? command.mailbox.slice(0, -1) : command.mailbox;
+  const name = nameFromWire(session, wire);
+  if (name.toUpperCase() === INBOX) return no('INBOX always exists', { name: 'ALREADYEXISTS' });
+  if (command.specialUse.length > 1) return no('Only one special use per mailbox', { name: 'USEATTR' });
+  const requested = command.specialUse[0];
+  const specialUse = SPECIAL_USES.find((use) => use.toLowerCase() === requested?.toLowerCase());
+  if (requested !== undefined && !specialUse) return no(`Unsupported special use ${requested}`, { name: 'USEATTR' });
+  await createMailbox(session.server.mail, accountOf(session), name, specialUse ? { specialUse } : {});
+  return ok('CREATE completed');
+}
+
+export async function runDelete(session: ImapSession, command: CommandOf<'DELETE'>): Promise<Completion> {
+  const name = nameFromWire(session, command.mailbox);
+  const mailbox = await getMailboxByName(session.server.mail, accountOf(session), name);
+  await deleteMailbox(session.server.mail, accountOf(session), name);
+  if (session.selected?.id === mailbox.id) {
+    // RFC 7162 §3.2.11: [CLOSED] tells the client the selected mailbox is no longer selected.
+    session.unselect();
+    session.send(untaggedStatus('OK', 'Selected mailbox deleted', { name: 'CLOSED' }));
+  }
+  return ok('DELETE completed');
+}
+
+export async function runRename(session: ImapSession, command: CommandOf<'RENAME'>): Promise<Completion> {
+  const from = nameFromWire(session, command.mailbox);
+  const to = nameFromWire(session, command.newName);
+  if (to.toUpperCase() === INBOX) return no('INBOX already exists', { name: 'ALREADYEXISTS' });
+  await renameMailbox(session.server.mail, accountOf(session), from, to);
+  return ok('RENAME completed');
+}
+
+export async function runSubscribe(
+  session: ImapSession,
+  command: CommandOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>,
+): Promise<Completion> {
+  const name = nameFromWire(session, command.mailbox);
+  if (command.name === 'SUBSCRIBE') {
+    await subscribe(session.server.mail, accountOf(session), name);
+    return ok('SUBSCRIBE completed');
+  }
+  // Unsubscribing a name that is not subscribed is harmless (as Dovecot and Cyrus treat it).
+  await unsubscribe(session.server.mail, accountOf(session), name);
+  return ok('UNSUBSCRIBE completed');
+}
+
+export async function runNamespace(session: ImapSession): Promise<Completion> {
+  session.send(namespaceResponse(PERSONAL_NAMESPACES, OTHER_USERS_NAMESPACES, SHARED_NAMESPACES));
+  return ok('NAMESPACE completed');
+}
+
+/** One line of a LIST answer, before encoding. */
+interface ListCandidate {
+  name: string;
+  mailbox: Mailbox | undefined;
+  subscribed: boolean;
+  hasChildren: boolean;
+  /** RFC 5258 §3.5: listed only because an inferior matches the selection (RECURSIVEMATCH). */
+  childInfo?: string[];
+}
+
+/** Decodes a LIST pattern from the wire (modified UTF-7 leaves `*` and `%` alone). */
+function patternFromWire(session: ImapSession, reference: string, pattern: string): string | undefined {
+  const joined = joinReference(reference, pattern);
+  if (joined.length > MAX_LIST_PATTERN_LENGTH) return undefined;
+  return session.utf8 ? joined : decodeMailboxName(joined);
+}
+
+export async function runList(session: ImapSession, command: CommandOf<'LIST'>): Promise<Completion> {
+  const { returns, selection } = command;
+  // RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root.
+  if (command.patterns.length === 1 && command.patterns[0] === '') {
+    session.send(listResponse({ attributes: ['\\Noselect'], delimiter: HIERARCHY_SEPARATOR, name: '' }));
+    return ok('LIST completed');
+  }
+  const patterns: string[] = [];
+  for (const pattern of command.patterns) {
+    const decoded = patternFromWire(session, command.reference, pattern);
+    if (decoded === undefined) return bad('Pattern too long');
+    patterns.push(decoded);
+  }
+  const subscribedOnly = selection.includes('SUBSCRIBED');
+  const recursive = selection.includes('RECURSIVEMATCH');
+  const specialUseOnly = selection.includes('SPECIAL-USE');
+  const wantSubscribed = subscribedOnly || returns.subscribed;
+  const account = accountOf(session);
+  const mailboxes = await listMailboxes(session.server.mail, account);
+  const subscriptions = wantSubscribed
+    ? new Set((await listSubscriptions(session.server.mail, account)).filter((name) => !isOtherUsersName(name)))
+    : new Set<string>();
+  const byName = new Map(mailboxes.map((mailbox) => [mailbox.name, mailbox]));
+  const allNames = new Set([...byName.keys(), ...(subscribedOnly ? subscriptions : [])]);
+  // Superiors without a mailbox of their own (left by DELETE) still structure the hierarchy.
+  for (const name of [...allNames]) for (const superior of superiorNames(name)) allNames.add(superior);
+  const hasChildren = new Set<string>();
+  for (const name of allNames) for (const superior of superiorNames(name)) hasChildren.add(superior);
+  const matches = (name: string) => patterns.some((pattern) => matchesPattern(name, pattern));
+
+  const candidates: ListCandidate[] = [];
+  for (const name of [...allNames].sort(compareNames)) {
+    if (!matches(name)) continue;
+    const mailbox = byName.get(name);
+    const subscribed = subscriptions.has(name);
+    const candidate: ListCandidate = { name, mailbox, subscribed, hasChildren: hasChildren.has(name) };
+    if (subscribedOnly && !subscribed) {
+      // RFC 5258 §3.5: with RECURSIVEMATCH, a parent of a subscribed mailbox is listed with CHILDINFO.
+      const subscribedInferior = [...subscriptions].some((other) => other.startsWith(name + HIERARCHY_SEPARATOR));
+      if (!(recursive && subscribedInferior)) continue;
+      candidate.childInfo = ['SUBSCRIBED'];
+    }
+    if (specialUseOnly && !mailbox?.specialUse) continue;
+    candidates.push(candidate);
+  }
+
+  for (const candidate of candidates) {
+    const attributes: string[] = [];
+    if (!candidate.mailbox) attributes.push(command.extended ? '\\NonExistent' : '\\Noselect');
+    attributes.push(candidate.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
+    if (candidate.subscribed && wantSubscribed) attributes.push('\\Subscribed');
+    if (candidate.mailbox?.specialUse) attributes.push(candidate.mailbox.specialUse);
+    session.send(
+      listResponse({
+        attributes,
+        delimiter: HIERARCHY_SEPARATOR,
+        name: mailboxNameToWire(candidate.name, session.utf8),
+        ...(candidate.childInfo ? { childInfo: candidate.childInfo } : {}),
+      }),
+    );
+    // RFC 5819 §2: the STATUS of each selectable listed mailbox follows its LIST line.
+    if (returns.status && candidate.mailbox) {
+      await sendStatus(session, candidate.mailbox, returns.status);
+    }
+  }
+  return ok('LIST completed');
+}
+
+export async function runLsub(session: ImapSession, command: CommandOf<'LSUB'>): Promise<Completion> {
+  const pattern = patternFromWire(session, command.reference, command.pattern);
+  if (pattern === undefined) return bad('Pattern too long');
+  const account = accountOf(session);
+  const subscriptions = (await listSubscriptions(session.server.mail, account)).filter(
+    (name) => !isOtherUsersName(name),
+  );
+  const existing = new Set((await listMailboxes(session.server.mail, account)).map((mailbox) => mailbox.name));
+  const names = new Set<string>();
+  for (const name of subscriptions) {
+    if (matchesPattern(name, pattern)) names.add(name);
+    // RFC 3501 §6.3.9: with `%`, a superior of a subscribed name that is not itself subscribed appears \Noselect.
+    for (const superior of superiorNames(name)) if (matchesPattern(superior, pattern)) names.add(superior);
+  }
+  const subscribed = new Set(subscriptions);
+  for (const name of [...names].sort(compareNames)) {
+    const attributes = subscribed.has(name) && existing.has(name) ? [] : ['\\Noselect'];
+    session.send(
+      listResponse({ attributes, delimiter: HIERARCHY_SEPARATOR, name: mailboxNameToWire(name, session.utf8) }, 'LSUB'),
+    );
+  }
+  return ok('LSUB completed');
+}
+
+export async function runStatus(session: ImapSession, command: CommandOf<'STATUS'>): Promise<Completion> {
+  const name = nameFromWire(session, command.mailbox);
+  const mailbox = await getMailboxByName(session.server.mail, accountOf(session), name);
+  await sendStatus(session, mailbox, command.items);
+  return ok('STATUS completed');
+}
+
+async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonly StatusItem[]): Promise<void> {
+  const status = await getMailboxStatus(session.server.mail, mailbox.id);
+  const values: Array<[StatusItem, number]> = [];
+  for (const item of items) {
+    switch (item) {
+      case 'MESSAGES':
+        values.push([item, status.messages]);
+        break;
+      case 'UIDNEXT':
+        values.push([item, status.uidNext]);
+        break;
+      case 'UIDVALIDITY':
+        values.push([item, status.uidValidity]);
+        break;
+      case 'UNSEEN':
+        values.push([item, status.unseen]);
+        break;
+      case 'SIZE':
+        values.push([item, status.size]);
+        break;
+      case 'RECENT':
+        // \Recent is not kept (IMAP4rev2 dropped it): no message is ever recent.
+        values.push([item, 0]);
+        break;
+      case 'HIGHESTMODSEQ':
+        values.push([item, status.highestModseq]);
+        break;
+      case 'APPENDLIMIT':
+        values.push([item, MAX_APPEND_BYTES]);
+        break;
+      case 'DELETED':
+        values.push([item, await countDeleted(session, mailbox.id)]);
+        break;
+    }
+  }
+  session.send(statusResponse(mailboxNameToWire(mailbox.name, session.utf8), values));
+}
+
+/** RFC 9051 §6.3.11 STATUS DELETED: messages with \Deleted (the index keeps no counter for it). */
+async function countDeleted(session: ImapSession, mailboxId: string): Promise<number> {
+  const snapshot = await session.server.snapshots.current(mailboxId);
+  let count = 0;
+  for (const state of snapshot.states.values()) if (state.flags.includes('\\Deleted')) count++;
+  return count;
+}
+
+/** INBOX first, then by name. */
+function compareNames(a: string, b: string): number {
+  if (a === INBOX) return -1;
+  if (b === INBOX) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

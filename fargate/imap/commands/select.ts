@@ -1,0 +1,139 @@
+/**
+ * SELECT and EXAMINE (RFC 9051 §6.3.2-3, with CONDSTORE and QRESYNC of RFC 7162 §3.1.8 and §3.2.5),
+ * CLOSE (§6.4.1), UNSELECT (RFC 3691) and CHECK.
+ */
+import { getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
+import { expungeMessages } from '../../../shared/mailbox/messages.ts';
+import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
+import { MessageView, uidsInSet } from '../message-view.ts';
+import { mailboxNameFromWire } from '../namespaces.ts';
+import type { QresyncParameters } from '../protocol/command-types.ts';
+import {
+  type FetchAttribute,
+  fetchResponse,
+  flagsResponse,
+  messageCountResponse,
+  token,
+  untaggedStatus,
+  vanishedResponse,
+} from '../protocol/response-writer.ts';
+import { SelectedMailbox } from '../selected-mailbox.ts';
+import type { ImapSession } from '../session.ts';
+
+const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+export async function runSelect(session: ImapSession, command: CommandOf<'SELECT' | 'EXAMINE'>): Promise<Completion> {
+  if (command.qresync && !session.qresync) return bad('QRESYNC must be enabled first (RFC 7162 §3.2.3)');
+  const name = mailboxNameFromWire(command.mailbox, session.utf8);
+  if (session.selected) {
+    // RFC 7162 §3.2.11: the previous mailbox is closed before the new one opens.
+    session.unselect();
+    session.send(untaggedStatus('OK', 'Previous mailbox closed', { name: 'CLOSED' }));
+  }
+  if (command.condstore) session.enabled.add('CONDSTORE');
+  const mail = session.server.mail;
+  const mailbox = await getMailboxByName(mail, session.account!.id, name);
+  const snapshot = await session.server.snapshots.current(mailbox.id);
+  const uids = [...snapshot.states.keys()].sort((a, b) => a - b);
+  const keywords = new Set<string>();
+  let firstUnseen: number | undefined;
+  uids.forEach((uid, index) => {
+    const flags = snapshot.states.get(uid)!.flags;
+    if (firstUnseen === undefined && !flags.includes('\\Seen')) firstUnseen = index + 1;
+    for (const flag of flags) if (!flag.startsWith('\\')) keywords.add(flag);
+  });
+  const status = {
+    uidValidity: snapshot.uidValidity,
+    uidNext: snapshot.uidNext,
+    highestModseq: snapshot.highestModseq,
+  };
+
+  const readOnly = command.name === 'EXAMINE';
+  const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, snapshot.version);
+  const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
+  session.send(flagsResponse(flags));
+  session.send(
+    untaggedStatus('OK', readOnly ? 'No permanent flags in read-only mode' : 'Flags permitted', {
+      name: 'PERMANENTFLAGS',
+      args: [readOnly ? [] : [...flags, '\\*'].map(token)],
+    }),
+  );
+  session.send(messageCountResponse(uids.length, 'EXISTS'));
+  session.send(messageCountResponse(0, 'RECENT'));
+  if (firstUnseen !== undefined) {
+    session.send(untaggedStatus('OK', 'First unseen', { name: 'UNSEEN', args: [firstUnseen] }));
+  }
+  session.send(untaggedStatus('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [status.uidValidity] }));
+  session.send(untaggedStatus('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [status.uidNext] }));
+  session.send(untaggedStatus('OK', 'Highest', { name: 'HIGHESTMODSEQ', args: [status.highestModseq] }));
+  session.select(selected);
+  if (command.qresync && command.qresync.uidValidity === status.uidValidity) {
+    await resynchronize(session, selected, command.qresync);
+  }
+  return ok(`${command.name} completed`, { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' });
+}
+
+/**
+ * RFC 7162 §3.2.5.2: what changed since the client's MODSEQ: VANISHED (EARLIER) for expunged UIDs it
+ * may know, FETCH for changed flags. When expunged entries older than the retention were purged, the
+ * change log cannot name them all, so the UIDs the client says it knows are compared with the mailbox.
+ */
+async function resynchronize(
+  session: ImapSession,
+  selected: SelectedMailbox,
+  qresync: QresyncParameters,
+): Promise<void> {
+  const view = selected.view;
+  const highest = selected.uidNext - 1;
+  const known = qresync.knownUids ? new Set(uidsInSet(qresync.knownUids, highest)) : undefined;
+  const changes = await selected.readChanges(qresync.modSeq);
+  let vanished = changes.vanished.filter((uid) => !known || known.has(uid));
+  if (!changes.vanishedComplete) {
+    const candidates = known ?? uidsInSet({ kind: 'ranges', ranges: [{ start: 1, end: '*' }] }, highest);
+    vanished = [...candidates].filter((uid) => !view.has(uid));
+  }
+  if (vanished.length > 0) session.send(vanishedResponse(vanished, true));
+  for (const state of changes.changed) {
+    const sequence = view.sequenceOf(state.uid);
+    if (sequence === undefined) continue;
+    const attributes: FetchAttribute[] = [
+      { kind: 'UID', uid: state.uid },
+      { kind: 'FLAGS', flags: state.flags },
+      { kind: 'MODSEQ', modSeq: state.modseq },
+    ];
+    session.send(fetchResponse(sequence, attributes));
+  }
+}
+
+export async function runClose(session: ImapSession): Promise<Completion> {
+  const selected = session.selected!;
+  if (!selected.readOnly) {
+    // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses).
+    const deleted = await deletedUids(session, selected);
+    if (deleted.length > 0) {
+      await expungeMessages(session.server.mail, selected.mailbox, deleted);
+      session.server.notifier.changed(selected.id);
+    }
+  }
+  session.unselect();
+  return ok('CLOSE completed');
+}
+
+export async function runUnselect(session: ImapSession): Promise<Completion> {
+  session.unselect();
+  return ok('UNSELECT completed');
+}
+
+export async function runCheck(): Promise<Completion> {
+  return ok('CHECK completed');
+}
+
+/** UIDs of the session's messages that carry \Deleted. */
+export async function deletedUids(session: ImapSession, selected: SelectedMailbox): Promise<number[]> {
+  const snapshot = await session.server.snapshots.current(selected.id);
+  const deleted: number[] = [];
+  for (const [uid, state] of snapshot.states) {
+    if (state.flags.includes('\\Deleted') && selected.view.has(uid)) deleted.push(uid);
+  }
+  return deleted.sort((a, b) => a - b);
+}
