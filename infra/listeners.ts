@@ -63,11 +63,17 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
     name: 'transfer',
     description: 'SMTP: MX (25) and submission (587, 465)',
     listeners: ['smtp', 'submission', 'submissionTls'],
-    // Spools and stores incoming mail, keeps quarantine copies, reads the spool to send, drops
-    // delivered spool entries, unwraps SASL verifiers.
+    // Stores incoming mail (msg/) and quarantine copies, queues outbound mail (outbound/), which its
+    // delivery worker reads, lists (orphan sweep) and removes once sent or bounced; writes DSNs into
+    // msg/dsn/; unwraps SASL verifiers and, with the in-process signer, DKIM keys.
     store: {
       table: 'readWrite',
-      blobs: { read: ['msg/', 'spool/'], write: ['msg/', 'spool/', 'quarantine/'], delete: ['spool/'] },
+      blobs: {
+        read: ['msg/', 'outbound/'],
+        write: ['msg/', 'outbound/', 'quarantine/'],
+        delete: ['outbound/'],
+        list: true,
+      },
       vault: 'decrypt',
     },
     scaleOnConnections: false,
@@ -76,10 +82,10 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
     name: 'access',
     description: 'IMAP (143, 993) and ManageSieve (4190)',
     listeners: ['imap', 'imaps', 'managesieve'],
-    // FETCH reads messages, APPEND stores them (through the spool), SASL verifiers are unwrapped.
+    // FETCH reads messages, APPEND stores them, SASL verifiers are unwrapped.
     store: {
       table: 'readWrite',
-      blobs: { read: ['msg/', 'spool/'], write: ['msg/', 'spool/'], delete: ['spool/'] },
+      blobs: { read: ['msg/'], write: ['msg/'] },
       vault: 'decrypt',
     },
     scaleOnConnections: true,
