@@ -74,7 +74,9 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
         delete: ['outbound/'],
         list: true,
       },
-      vault: 'decrypt',
+      // Each process seals its SASL decoy's verifiers (and, on the very first start, the shared decoy salt
+      // secret), and upgrades old accounts' verifiers at login: it wraps as well as unwraps.
+      vault: 'encryptDecrypt',
     },
     scaleOnConnections: false,
   },
@@ -86,7 +88,9 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
     store: {
       table: 'readWrite',
       blobs: { read: ['msg/'], write: ['msg/'] },
-      vault: 'decrypt',
+      // Each process seals its SASL decoy's verifiers (and, on the very first start, the shared decoy salt
+      // secret), and upgrades old accounts' verifiers at login: it wraps as well as unwraps.
+      vault: 'encryptDecrypt',
     },
     scaleOnConnections: true,
   },
