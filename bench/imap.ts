@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Directory } from '../shared/directory/directory.ts';
+import { LocalKeyVault } from '../shared/keyvault/local-key-vault.ts';
 import { openStores } from '../shared/store/open-stores.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -313,7 +314,8 @@ async function main(): Promise<void> {
   const messages = loadMbox(mboxPath()).slice(0, MESSAGES);
   const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
   const stores = await openStores({ kind: 'local', dataDir });
-  const directory = new Directory(stores.metadata);
+  // The data directory's master key, which the server process opens too.
+  const directory = new Directory(stores.metadata, { keyVault: await LocalKeyVault.open(dataDir) });
   await directory.addDomain('bench.test');
   await directory.addAccount(USER, { password: PASSWORD });
   await stores.close();

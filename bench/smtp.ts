@@ -145,9 +145,12 @@ async function seed(env: Record<string, string | undefined>): Promise<void> {
   const { loadConfig } = await import('../shared/config/config.ts');
   const { openStores } = await import('../shared/store/open-stores.ts');
   const { Directory } = await import('../shared/directory/directory.ts');
-  const stores = await openStores(loadConfig(env).store);
+  const { openConfiguredKeyVault } = await import('../shared/keyvault/open-key-vault.ts');
+  const config = loadConfig(env);
+  const stores = await openStores(config.store);
   try {
-    const directory = new Directory(stores.metadata);
+    const keyVault = await openConfiguredKeyVault(config.keyVault, 'seeding accounts');
+    const directory = new Directory(stores.metadata, { keyVault });
     await directory.addDomain('bench.example');
     await directory.addAccount(RECIPIENT, { password: randomBytes(12).toString('hex') });
   } finally {

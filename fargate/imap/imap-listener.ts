@@ -14,7 +14,6 @@ import { createSecureContext, TLSSocket } from 'node:tls';
 import { Directory } from '../../shared/directory/directory.ts';
 import { openMailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailbox } from '../../shared/mailbox/mailbox-record.ts';
-import { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { Stores } from '../../shared/store/open-stores.ts';
 import type { ListenerContext, RunningListener, StartListener } from '../listener.ts';
 import { readProxyHeader } from '../proxy-protocol/proxy-v2.ts';
@@ -45,7 +44,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     logger,
     mail,
     blobs: context.stores.blobs,
-    directory: new Directory(context.stores.metadata),
+    directory: new Directory(context.stores.metadata, { keyVault: context.keyVault }),
     notifier: new MailboxChangeNotifier(
       async (mailboxId) => {
         try {
@@ -59,7 +58,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     ),
     secureContext: createSecureContext({ cert: context.tls.cert, key: context.tls.key }),
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
-    authThrottle: new AuthThrottle(),
+    sasl: context.sasl,
     detailsCache: new MessageDetailsCache(),
     headerCache: new HeaderCache(),
     snapshots: new MailboxSnapshots(mail),

@@ -16,6 +16,8 @@ import type { Account } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { MailboxError } from '../../shared/mailbox/errors.ts';
 import { InvalidQuotaError, QuotaRootNotFoundError } from '../../shared/quota/quota-roots.ts';
+import { channelBindingsOf } from '../../shared/sasl/channel-binding.ts';
+import type { SaslConnection } from '../../shared/sasl/sasl-server.ts';
 import { capabilities, type Enableable } from './capabilities.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { bad, type Completion, no } from './completion.ts';
@@ -144,8 +146,23 @@ export class ImapSession {
       secure: this.transport.secure,
       plaintextAuth: this.plaintextAuth,
       startTlsAvailable: !this.transport.secure,
+      mechanisms: this.server.sasl.mechanisms(this.saslConnection()),
       compressed: this.transport.compressed,
     });
+  }
+
+  /**
+   * This connection as SASL sees it. A trusted-plaintext listener counts as protected (PLAIN and
+   * LOGIN allowed), but only real TLS gives channel-binding data.
+   */
+  saslConnection(): SaslConnection {
+    const tlsSocket = this.transport.tlsSocket;
+    return {
+      service: 'imap',
+      tls: this.authenticationAllowed,
+      channelBindings: tlsSocket ? channelBindingsOf(tlsSocket) : undefined,
+      clientAddress: this.remoteAddress,
+    };
   }
 
   /** Authentication is allowed on this connection now (TLS, or a trusted-plaintext listener). */

@@ -17,6 +17,7 @@ import { readProxyHeader } from '../proxy-protocol/proxy-v2.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { DEFAULT_SMTP_LIMITS, type SmtpLimits } from './limits.ts';
 import { replies, type SmtpReply } from './replies.ts';
+import { enableSaslAuth } from './sasl-auth.ts';
 import { smtpServerLogger } from './smtp-server-log.ts';
 import { acquireSmtpService } from './smtp-service.ts';
 import { type SmtpListenerKind, SmtpSessions } from './smtp-sessions.ts';
@@ -57,11 +58,9 @@ export async function startSmtp(
     secure: implicitTls,
     needsUpgrade: implicitTls,
     size: config.smtpMaxMessageBytes,
-    authMethods: ['PLAIN', 'LOGIN'],
     // Submission requires AUTH or a relay host; the check is ours (onMailFrom), since relay hosts skip it.
     authOptional: true,
     disabledCommands: kind === 'mx' ? ['AUTH'] : [],
-    allowInsecureAuth: false,
     hideENHANCEDSTATUSCODES: true,
     hideDSN: true,
     disableReverseLookup: true,
@@ -71,8 +70,6 @@ export async function startSmtp(
     maxCommandLength: limits.maxCommandLineBytes,
     logger: smtpServerLogger(logger, sessions.countCommand),
     onConnect: sessions.onConnect,
-    onSecure: sessions.onSecure,
-    onAuth: sessions.onAuth,
     onMailFrom: sessions.onMailFrom,
     onRcptTo: sessions.onRcptTo,
     onData: sessions.onData,
@@ -82,6 +79,13 @@ export async function startSmtp(
     },
   });
   sessions.attach(smtp);
+  if (kind !== 'mx') {
+    enableSaslAuth(smtp, {
+      sasl: context.sasl,
+      authenticated: sessions.authenticated,
+      failed: sessions.authenticationFailed,
+    });
+  }
   // A rotated certificate applies to the next TLS handshake (STARTTLS or 465); open sessions keep theirs.
   const stopFollowingCertificate = context.tls.onChange((pair) =>
     smtp.updateSecureContext({ key: pair.key, cert: pair.cert }),

@@ -50,7 +50,7 @@ export function acquireSmtpService(context: ListenerContext): Promise<SmtpServic
 
 async function createService(context: ListenerContext): Promise<SmtpService> {
   const { config, stores, logger } = context;
-  const directory = new Directory(stores.metadata);
+  const directory = new Directory(stores.metadata, { keyVault: context.keyVault });
   const mailStore = openMailStore(stores.metadata);
   const invoker: Invoker = await openInvoker(config.functions, {
     [SCAN_FUNCTION]: scanHandler,

@@ -1,13 +1,16 @@
 /**
  * The policy of one SMTP listener, as smtp-server's hooks: who may authenticate, who may send as whom,
  * what a recipient means, and what happens to DATA. smtp-server does the protocol (RFC 5321 syntax,
- * PIPELINING, STARTTLS, SASL exchanges, dot-unstuffing); everything that decides is here.
+ * PIPELINING, STARTTLS, dot-unstuffing), shared/sasl the SASL exchanges; everything that decides is here.
  *
  *   mx              port 25: mail for our domains from anyone; remote recipients only from relay hosts.
  *                   No AUTH (RFC 6409 §4.3 puts authenticated submission on 587/465).
- *   submission      port 587: AUTH (PLAIN, LOGIN) only after STARTTLS (RFC 3207, RFC 4954 §4), and not
- *                   even advertised before it, so no client sends a password in clear; MAIL needs AUTH
- *                   or a relay host; the sender must be an address the account owns.
+ *   submission      port 587: AUTH through the SASL module (sasl-auth.ts). Before STARTTLS only the
+ *                   mechanisms that never send the password (SCRAM, and CRAM-MD5, DIGEST-MD5, NTLM
+ *                   where a domain allows them, as the clients of the system this replaces use them);
+ *                   PLAIN and LOGIN only after it (RFC 4954 §4: 538 before), so no client sends a
+ *                   password in clear. MAIL needs AUTH or a relay host; the sender must be an address
+ *                   the account owns (or, for an admin acting as another user, that user owns).
  *   submission-tls  port 465 (RFC 8314 §3.3): the same, on implicit TLS.
  *
  * SECURITY: everything from the client is untrusted. Addresses go through shared/address and the
@@ -17,20 +20,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type {
-  SMTPServer,
-  SMTPServerAddress,
-  SMTPServerAuthentication,
-  SMTPServerAuthenticationResponse,
-  SMTPServerDataStream,
-  SMTPServerSession,
-} from 'smtp-server';
+import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { InvalidAddressError, parseAddress } from '../../shared/address/address.ts';
 import { type ResolvedRecipient, resolveRecipient } from '../../shared/delivery/recipient-resolution.ts';
 import { receivedHeader, returnPathHeader } from '../../shared/delivery/trace-headers.ts';
 import type { Account } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { MimeStructureScanner } from '../../shared/mime/mime-structure.ts';
+import type { SaslFailure, SaslIdentity } from '../../shared/sasl/mechanism.ts';
 import type { SmtpLimits } from './limits.ts';
 import { spoolMessage } from './message-spool.ts';
 import { deliveryFailed, recipientRejected, replies, SmtpReply, spoolRefused } from './replies.ts';
@@ -39,6 +36,14 @@ import type { SmtpService } from './smtp-service.ts';
 export type SmtpListenerKind = 'mx' | 'submission' | 'submission-tls';
 
 type Callback = (error?: Error | null) => void;
+
+/** Failures that count towards closing the connection: guesses, garbage, and trying on while refused. */
+const COUNTED_FAILURES: ReadonlySet<SaslFailure['kind']> = new Set([
+  'bad-credentials',
+  'authorization-denied',
+  'malformed',
+  'throttled',
+]);
 
 interface SessionState {
   relayHost: boolean;
@@ -69,8 +74,6 @@ export class SmtpSessions {
     this.service.relayHosts.contains(session.remoteAddress).then(
       (relayHost) => {
         this.states.set(session.id, { relayHost, commands: 0, authFailures: 0, recipients: new Map() });
-        // Before TLS, 587 neither offers nor accepts AUTH (see the header); onSecure lifts it.
-        if (this.kind === 'submission' && !session.secure) session.disabledCommands = ['AUTH'];
         callback();
       },
       (error: unknown) => {
@@ -78,11 +81,6 @@ export class SmtpSessions {
         callback(replies.temporaryFailure());
       },
     );
-  };
-
-  onSecure = (_socket: unknown, session: SMTPServerSession, callback: Callback): void => {
-    if (this.kind === 'submission') session.disabledCommands = [];
-    callback();
   };
 
   onClose = (session: SMTPServerSession): void => {
@@ -100,18 +98,35 @@ export class SmtpSessions {
     }
   };
 
-  onAuth = (
-    auth: SMTPServerAuthentication,
-    session: SMTPServerSession,
-    callback: (error: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
-  ): void => {
-    this.authenticate(auth, session).then(
-      (response) => (response instanceof SmtpReply ? callback(response) : callback(null, response)),
-      (error: unknown) => {
-        this.logger.error('authentication lookup failed', { connection: session.id, error });
-        callback(replies.temporaryFailure());
-      },
-    );
+  /**
+   * After a successful SASL exchange (sasl-auth.ts): the session acts as the authorization identity,
+   * the login itself or, for an admin, the user it asked to act as.
+   */
+  authenticated = async (identity: SaslIdentity, session: SMTPServerSession): Promise<{ user: string } | SmtpReply> => {
+    const state = this.states.get(session.id);
+    if (!state || this.kind === 'mx') return replies.authenticationFailed();
+    const account = await this.service.directory.getAccount(identity.authzid);
+    if (!account) return replies.authenticationFailed();
+    state.account = account;
+    this.logger.info('authenticated', { connection: session.id, login: identity.authcid, as: identity.authzid });
+    return { user: account.address };
+  };
+
+  /** After a failed exchange: logged; repeated failures close the connection (the throttle slows them too). */
+  authenticationFailed = (failure: SaslFailure, session: SMTPServerSession): SmtpReply | undefined => {
+    const fields = {
+      connection: session.id,
+      client: session.remoteAddress,
+      kind: failure.kind,
+      detail: failure.detail,
+    };
+    if (failure.kind === 'unavailable')
+      this.logger.error('authentication unavailable', { ...fields, error: failure.cause });
+    else this.logger.info('authentication failed', { ...fields, login: failure.authcid });
+    const state = this.states.get(session.id);
+    if (!state || !COUNTED_FAILURES.has(failure.kind)) return undefined;
+    state.authFailures++;
+    return state.authFailures >= this.limits.maxAuthFailures ? replies.tooManyAuthenticationFailures() : undefined;
   };
 
   onMailFrom = (address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void => {
@@ -159,29 +174,6 @@ export class SmtpSessions {
       },
     );
   };
-
-  /** The session's user on success; the reply otherwise (a 421 once failures reach the limit). */
-  private async authenticate(
-    auth: SMTPServerAuthentication,
-    session: SMTPServerSession,
-  ): Promise<SMTPServerAuthenticationResponse | SmtpReply> {
-    const state = this.states.get(session.id);
-    if (!state || this.kind === 'mx') return replies.authenticationFailed();
-    // PLAIN with an authorization identity other than the login would be acting as someone else.
-    const proxying = auth.method === 'PLAIN' && auth.authzid && auth.authzid !== auth.authcid;
-    const account = proxying
-      ? undefined
-      : await this.service.directory.verifyPassword(auth.username ?? '', auth.password ?? '');
-    if (account) {
-      state.account = account;
-      return { user: account.address };
-    }
-    state.authFailures++;
-    this.logger.info('authentication failed', { connection: session.id, client: session.remoteAddress });
-    if (state.authFailures >= this.limits.maxAuthFailures) return replies.tooManyAuthenticationFailures();
-    const failed = replies.authenticationFailed();
-    return { message: failed.message, responseCode: failed.responseCode };
-  }
 
   private async checkRecipient(address: string, session: SMTPServerSession): Promise<SmtpReply | undefined> {
     const state = this.states.get(session.id);

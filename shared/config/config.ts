@@ -6,6 +6,14 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { KeyVaultConfig } from '../keyvault/open-key-vault.ts';
 import type { SmtpTlsMode } from '../outbound-transport/smtp-transport.ts';
+import { DEFAULT_ACCOUNT_POLICY, DEFAULT_ADDRESS_POLICY } from '../sasl/auth-throttle.ts';
+
+/** Beyond this a failed-login limit would no longer limit anything. */
+const MAX_AUTH_FAILURES_SETTING = 100_000;
+
+export type ListenerName = 'smtp' | 'submission' | 'submissionTls' | 'imap' | 'imaps' | 'managesieve';
+
+const LISTENER_NAMES: readonly ListenerName[] = ['smtp', 'submission', 'submissionTls', 'imap', 'imaps', 'managesieve'];
 
 export interface ListenerConfig {
   host: string;
@@ -30,7 +38,18 @@ export interface Config {
   dataDir: string;
   /** Name this server gives itself in greetings and trace headers. */
   hostname: string;
+  /**
+   * Further names clients reach this server by (MARMOT_HOSTNAME_ALIASES, comma-separated): DIGEST-MD5
+   * accepts them, besides the hostname, as the host in a client's digest-uri (RFC 2831 §2.1.2).
+   */
+  hostnameAliases: string[];
   store: StoreConfig;
+  /**
+   * Failed logins per client address (MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS) and per account
+   * (MARMOT_AUTH_MAX_FAILURES_PER_ACCOUNT), counted with decay, after which a listener process refuses
+   * attempts for a while with the protocol's temporary failure (shared/sasl/auth-throttle.ts).
+   */
+  authThrottle: { maxFailuresPerAddress: number; maxFailuresPerAccount: number };
   listeners: {
     smtp: ListenerConfig;
     submission: ListenerConfig;
@@ -39,6 +58,12 @@ export interface Config {
     imaps: ListenerConfig;
     managesieve: ListenerConfig;
   };
+  /**
+   * The listeners this process runs (MARMOT_LISTENERS, comma-separated names of `listeners`; default
+   * all). In AWS the SMTP and the IMAP task each run their own group; the outbound worker runs where
+   * submission does.
+   */
+  enabledListeners: ListenerName[];
   imap: ImapConfig;
   tls: {
     /** PEM files; when absent, a self-signed certificate is created in the data directory. */
@@ -161,7 +186,27 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     dataDir,
     hostname: env.MARMOT_HOSTNAME ?? hostname(),
+    hostnameAliases: (env.MARMOT_HOSTNAME_ALIASES ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
     store: storeFrom(env, dataDir),
+    authThrottle: {
+      maxFailuresPerAddress: intFrom(
+        env,
+        'MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS',
+        DEFAULT_ADDRESS_POLICY.refuseAt,
+        1,
+        MAX_AUTH_FAILURES_SETTING,
+      ),
+      maxFailuresPerAccount: intFrom(
+        env,
+        'MARMOT_AUTH_MAX_FAILURES_PER_ACCOUNT',
+        DEFAULT_ACCOUNT_POLICY.refuseAt,
+        1,
+        MAX_AUTH_FAILURES_SETTING,
+      ),
+    },
     listeners: {
       smtp: listener('SMTP', 2525),
       submission: listener('SUBMISSION', 2587),
@@ -170,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
       imaps: listener('IMAPS', 1993),
       managesieve: listener('MANAGESIEVE', 4190),
     },
+    enabledListeners: enabledListenersFrom(env.MARMOT_LISTENERS),
     imap: {
       plaintextAuth: booleanFrom(env, 'MARMOT_IMAP_PLAINTEXT_AUTH'),
       maxConnectionsPerIp: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_IP', 1, 1_000_000),
@@ -342,6 +388,19 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
     s3Endpoint: env.MARMOT_S3_ENDPOINT,
     s3ForcePathStyle: env.MARMOT_S3_ENDPOINT !== undefined,
   };
+}
+
+function enabledListenersFrom(raw: string | undefined): ListenerName[] {
+  if (raw === undefined || raw.trim() === '') return [...LISTENER_NAMES];
+  const names = raw.split(',').map((name) => name.trim());
+  for (const name of names) {
+    if (!(LISTENER_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(
+        `MARMOT_LISTENERS: unknown listener ${JSON.stringify(name)} (${LISTENER_NAMES.join(', ')})`,
+      );
+    }
+  }
+  return names as ListenerName[];
 }
 
 function tlsSecretFrom(env: Env): Config['tls']['secret'] {

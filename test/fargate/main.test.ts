@@ -81,8 +81,8 @@ describe('npm start (fargate/main.ts)', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0, 'a clean stop exits 0');
+    const [code, signal] = await once(child, 'exit');
+    assert.equal(code, 0, `a clean stop exits 0 (exit code ${code}, signal ${signal})`);
     assert.ok(!existsSync(join(dataDir, 'marmot.lock')), 'the lock is released');
   });
 
@@ -93,8 +93,8 @@ describe('npm start (fargate/main.ts)', () => {
     assert.ok(existsSync(join(dataDir, 'marmot.lock')), 'a killed process leaves its lock');
     const second = await start(dataDir);
     second.child.kill('SIGINT');
-    const [code] = await once(second.child, 'exit');
-    assert.equal(code, 0);
+    const [code, signal] = await once(second.child, 'exit');
+    assert.equal(code, 0, `exit code ${code}, signal ${signal}`);
   });
 
   it('refuses a bad configuration with a clear message', async () => {

@@ -17,13 +17,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ListenerContext } from '../../fargate/listener.ts';
+import { type ListenerContext, openListenerAuthentication } from '../../fargate/listener.ts';
 import { startMailSystem } from '../../fargate/mail-system.ts';
 import { openCertificateSource } from '../../fargate/tls/certificate-source.ts';
 import { type Config, loadConfig } from '../../shared/config/config.ts';
 import { Directory } from '../../shared/directory/directory.ts';
 import { Logger } from '../../shared/log/logger.ts';
 import { type MailStore, openMailStore } from '../../shared/mailbox/mail-store.ts';
+import type { SaslServer } from '../../shared/sasl/sasl-server.ts';
 import { openStores, type Stores } from '../../shared/store/open-stores.ts';
 
 export const TEST_HOSTNAME = 'mx.test.example';
@@ -45,6 +46,8 @@ export interface TestMailSystem {
   stores: Stores;
   directory: Directory;
   mailStore: MailStore;
+  /** The system's SASL state: `sasl.refresh()` after adding domains makes EHLO and CAPABILITY current. */
+  sasl: SaslServer;
   stop(): Promise<void>;
 }
 
@@ -120,8 +123,9 @@ export async function startTestMailSystem(env: Record<string, string> = {}): Pro
     config,
     ports,
     stores: system.stores,
-    directory: new Directory(system.stores.metadata),
+    directory: new Directory(system.stores.metadata, { keyVault: system.keyVault }),
     mailStore: openMailStore(system.stores.metadata),
+    sasl: system.sasl,
     async stop() {
       await system.stop();
       await rm(dataDir, { recursive: true, force: true });
@@ -142,9 +146,10 @@ export async function openListenerContext(env: Record<string, string> = {}): Pro
   const stores = await openStores(config.store);
   const logger = new Logger(config.logLevel, { component: 'test-listener' }, process.stderr);
   const tls = await openCertificateSource(config, logger);
+  const authentication = await openListenerAuthentication(config, stores);
   return {
-    context: { config, logger, stores, tls },
-    directory: new Directory(stores.metadata),
+    context: { config, logger, stores, tls, ...authentication },
+    directory: new Directory(stores.metadata, { keyVault: authentication.keyVault }),
     mailStore: openMailStore(stores.metadata),
     async close() {
       tls.close();

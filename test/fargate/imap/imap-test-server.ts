@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startImapListener, startImapsListener } from '../../../fargate/imap/imap-listener.ts';
-import type { ListenerContext, RunningListener } from '../../../fargate/listener.ts';
+import { type ListenerContext, openListenerAuthentication, type RunningListener } from '../../../fargate/listener.ts';
 import { openCertificateSource } from '../../../fargate/tls/certificate-source.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
@@ -48,10 +48,13 @@ export async function startImapTestServer(env: Record<string, string> = {}): Pro
   const stores = await openStores(config.store);
   const logger = new Logger(config.logLevel, { component: 'imap-test' }, process.stderr);
   const tls = await openCertificateSource(config, logger);
-  const context: ListenerContext = { config, logger, stores, tls };
-  const directory = new Directory(stores.metadata);
+  const authentication = await openListenerAuthentication(config, stores);
+  const context: ListenerContext = { config, logger, stores, tls, ...authentication };
+  const directory = new Directory(stores.metadata, { keyVault: authentication.keyVault });
   await directory.addDomain(DOMAIN);
   for (const { user, pass } of Object.values(USERS)) await directory.addAccount(user, { password: pass });
+  // The listeners read which domains allow the legacy mechanisms every 30 s; now, for the tests.
+  await authentication.sasl.refresh();
   const listeners: RunningListener[] = [await startImapListener(context), await startImapsListener(context)];
   return {
     host: '127.0.0.1',

@@ -4,6 +4,7 @@
  * runs until killed. argv: the data directory.
  */
 import { startImapListener } from '../../../fargate/imap/imap-listener.ts';
+import { openListenerAuthentication } from '../../../fargate/listener.ts';
 import { openCertificateSource } from '../../../fargate/tls/certificate-source.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Logger } from '../../../shared/log/logger.ts';
@@ -20,7 +21,8 @@ const config = loadConfig({
 const stores = await openStores(config.store);
 const logger = new Logger(config.logLevel, { component: 'second-imap' }, process.stderr);
 const tls = await openCertificateSource(config, logger);
-const listener = await startImapListener({ config, logger, stores, tls });
+const authentication = await openListenerAuthentication(config, stores);
+const listener = await startImapListener({ config, logger, stores, tls, ...authentication });
 process.stdout.write(`${JSON.stringify({ port: listener.port })}\n`);
 process.on('SIGTERM', () => {
   void listener

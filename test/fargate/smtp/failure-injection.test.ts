@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
+import { openConfiguredKeyVault } from '../../../shared/keyvault/open-key-vault.ts';
 import { openMailStore } from '../../../shared/mailbox/index.ts';
 import { OutboundQueue } from '../../../shared/outbound-queue/outbound-queue.ts';
 import { openStores } from '../../../shared/store/open-stores.ts';
@@ -130,8 +131,11 @@ describe('process death', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'marmot-crash-'));
-    const stores = await openStores(loadConfig(await testEnvironment(dataDir)).store);
-    await seed(new Directory(stores.metadata));
+    const config = loadConfig(await testEnvironment(dataDir));
+    const stores = await openStores(config.store);
+    // The data directory's own master key, which the process opens too.
+    const keyVault = await openConfiguredKeyVault(config.keyVault, 'seeding');
+    await seed(new Directory(stores.metadata, { keyVault }));
     await stores.close();
   });
 

@@ -21,10 +21,13 @@ export class RawSmtp {
     this.attach(socket);
   }
 
-  static async open(port: number, options: { tls?: boolean; before?: Buffer } = {}): Promise<RawSmtp> {
-    const socket = options.tls
-      ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
-      : connect({ host: '127.0.0.1', port });
+  /** `localAddress`: another loopback address (127.0.0.x) to connect from, to be another client. */
+  static async open(
+    port: number,
+    options: { tls?: boolean; before?: Buffer; localAddress?: string } = {},
+  ): Promise<RawSmtp> {
+    const tcp = connect({ host: '127.0.0.1', port, localAddress: options.localAddress });
+    const socket = options.tls ? tlsConnect({ socket: tcp, rejectUnauthorized: false }) : tcp;
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
@@ -95,6 +98,11 @@ export class RawSmtp {
     this.socket = secure;
     this.attach(secure);
     return reply;
+  }
+
+  /** The TLS socket once TLS is on (implicit or after STARTTLS): channel-binding data comes from it. */
+  get tlsSocket(): TLSSocket {
+    return this.socket as TLSSocket;
   }
 
   get closed(): boolean {

@@ -14,6 +14,7 @@ import {
 import { MailStoreRecipients } from '../../../shared/delivery/shared-mailboxes.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
 import { appendMessage, createMailbox, getMailboxByName, openMailStore } from '../../../shared/mailbox/index.ts';
+import { temporaryKeyVault } from '../../support/key-vaults.ts';
 import { localAdapters, type StoreSet } from '../../support/stores.ts';
 
 describe('recipient resolution', () => {
@@ -23,7 +24,7 @@ describe('recipient resolution', () => {
 
   before(async () => {
     stores = await localAdapters.open();
-    const directory = new Directory(stores.metadata);
+    const directory = new Directory(stores.metadata, { keyVault: await temporaryKeyVault() });
     const mailStore = openMailStore(stores.metadata);
     const recipients = new MailStoreRecipients(mailStore);
     deps = { directory, sharedMailboxes: recipients, quota: recipients, primaryDomain: 'example.com' };

@@ -71,8 +71,9 @@ export function message(from: string, to: string, subject: string): Buffer {
 export async function openOutboundFixture(adapters: AdapterSet): Promise<OutboundFixture> {
   const stores = await adapters.open();
   const vaultDir = await mkdtemp(join(tmpdir(), 'marmot-vault-'));
-  const keys = new DkimKeys(stores.metadata, await LocalKeyVault.open(vaultDir));
-  const directory = new Directory(stores.metadata);
+  const keyVault = await LocalKeyVault.open(vaultDir);
+  const keys = new DkimKeys(stores.metadata, keyVault);
+  const directory = new Directory(stores.metadata, { keyVault });
   const mailStore = openMailStore(stores.metadata);
   const queue = new OutboundQueue(stores.metadata, stores.blobs);
   const records: TxtRecords = {};
