@@ -15,6 +15,7 @@ import { runMarmot } from '../../cli/program.ts';
 import { effectiveRights } from '../../shared/acl/index.ts';
 import { type Account, Directory } from '../../shared/directory/directory.ts';
 import { RunLease } from '../../shared/expire/run-state.ts';
+import { LocalKeyVault } from '../../shared/keyvault/local-key-vault.ts';
 import {
   appendMessage,
   expungeMessages,
@@ -93,7 +94,7 @@ before(async () => {
   metadata = new SqliteMetadataStore(join(dataDir, 'metadata.sqlite'));
   blobs = await FileBlobStore.open(join(dataDir, 'blobs'));
   store = openMailStore(metadata);
-  directory = new Directory(metadata);
+  directory = new Directory(metadata, { keyVault: await LocalKeyVault.open(dataDir) });
   await directory.addDomain('example.com');
   bob = await directory.addAccount('bob@example.com', { password: 'a long enough password' });
   alice = await directory.addAccount('alice@example.com', { password: 'a long enough password' });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Directory } from '../../../shared/directory/directory.ts';
 import type { ExpireOutcome } from '../../../shared/expire/expire-job.ts';
+import { LocalKeyVault } from '../../../shared/keyvault/local-key-vault.ts';
 import {
   appendMessage,
   expungeMessages,
@@ -71,7 +72,7 @@ test('the scheduled invocation purges past retention and emits ExpiredItems', as
   const metadata = new SqliteMetadataStore(join(dataDir, 'metadata.sqlite'));
   const blobs = await FileBlobStore.open(join(dataDir, 'blobs'));
   const store = openMailStore(metadata);
-  const directory = new Directory(metadata);
+  const directory = new Directory(metadata, { keyVault: await LocalKeyVault.open(dataDir) });
   await directory.addDomain('example.com');
   const account = await directory.addAccount('alice@example.com', { password: 'a long enough password' });
   const inbox = await getMailboxByName(store, account.id, 'INBOX');

@@ -53,6 +53,7 @@ import {
   openMailStore,
   renameMailbox,
 } from '../../../shared/mailbox/index.ts';
+import { keyVaultFor } from '../../support/key-vaults.ts';
 import { adapterSets } from '../../support/stores.ts';
 
 const PASSWORD = 'a long enough password';
@@ -199,7 +200,7 @@ async function openWorld(t: TestContext, adapters: (typeof adapterSets)[number])
   const stores = await adapters.open();
   t.after(() => stores.cleanup());
   const store = openMailStore(stores.metadata);
-  const directory = new Directory(stores.metadata);
+  const directory = new Directory(stores.metadata, { keyVault: await keyVaultFor(adapters) });
   await directory.addDomain('example.com');
   const accessor = async (address: string, admin = false) => {
     const account = await directory.addAccount(address, { password: PASSWORD, admin });

@@ -35,6 +35,7 @@ import {
 } from '../../../shared/mailbox/index.ts';
 import type { BlobStore } from '../../../shared/store/blob.ts';
 import type { Item, MetadataStore } from '../../../shared/store/metadata.ts';
+import { keyVaultFor } from '../../support/key-vaults.ts';
 import { adapterSets } from '../../support/stores.ts';
 
 const DAY = 86_400_000;
@@ -62,7 +63,7 @@ async function openWorld(t: TestContext, adapters: (typeof adapterSets)[number])
     metadata: stores.metadata,
     blobs: stores.blobs,
     store,
-    directory: new Directory(stores.metadata),
+    directory: new Directory(stores.metadata, { keyVault: await keyVaultFor(adapters) }),
     at: (days) => t.mock.timers.setTime(T0 + days * DAY),
     options: (overrides = {}) => ({
       mode: 'now',

@@ -27,6 +27,7 @@ import {
   quotaRootOf,
   setQuotaLimits,
 } from '../../../shared/quota/quota-roots.ts';
+import { keyVaultFor } from '../../support/key-vaults.ts';
 import { adapterSets } from '../../support/stores.ts';
 
 const message = (index: number, size: number): NewMessage => ({
@@ -43,7 +44,7 @@ for (const adapters of adapterSets) {
       const stores = await adapters.open();
       t.after(() => stores.cleanup());
       const store = openMailStore(stores.metadata);
-      const directory = new Directory(stores.metadata);
+      const directory = new Directory(stores.metadata, { keyVault: await keyVaultFor(adapters) });
       await directory.addDomain('example.com');
       const bob = await directory.addAccount('bob@example.com', { password: 'a long enough password' });
       const root = 'user/bob@example.com';
@@ -78,7 +79,7 @@ for (const adapters of adapterSets) {
       const stores = await adapters.open();
       t.after(() => stores.cleanup());
       const store = openMailStore(stores.metadata);
-      const directory = new Directory(stores.metadata);
+      const directory = new Directory(stores.metadata, { keyVault: await keyVaultFor(adapters) });
       await directory.addDomain('example.com');
       await directory.addAccount('bob@example.com', {
         password: 'a long enough password',
