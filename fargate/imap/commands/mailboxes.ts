@@ -51,12 +51,9 @@ export async function runCreate(session: ImapSession, command: CommandOf<'CREATE
     if (target.location.kind === 'own') return no('INBOX always exists', { name: 'ALREADYEXISTS' });
     return createAccountTree(session, target);
   }
-  const parent = await nearestParent(session, target);
-  if (target.location.kind !== 'own') {
-    // RFC 4314 §4: CREATE needs `k` on the nearest existing parent; a new top-level shared mailbox, an admin.
-    const rights = parent ? effectiveRights(parent, accessorOf(session)) : session.account!.admin ? 'k' : '';
-    requireOperation(rights, 'create-child', target.sessionName);
-  }
+  const parent = await nearestSuperior(session, target);
+  // RFC 4314 §4: CREATE needs `k` on the nearest existing parent (the owner has it on its own).
+  if (target.location.kind !== 'own') await requireCreateRight(session, target, parent);
   const created = await createMailbox(mail, target.owner, target.name, specialUse ? { specialUse } : {});
   // RFC 4314 §4: a new mailbox SHOULD inherit its parent's ACL.
   if (parent) await inheritAcl(mail, parent, created, target.ownerAccount?.address);
@@ -72,11 +69,9 @@ async function createAccountTree(session: ImapSession, target: MailboxTarget): P
   return ok('CREATE completed');
 }
 
-/** The nearest existing superior of the target in its owner (for a personal mailbox, at least INBOX). */
-async function nearestParent(session: ImapSession, target: MailboxTarget): Promise<Mailbox | undefined> {
-  const superiors = superiorNames(target.name).reverse();
-  if (target.location.kind !== 'shared') superiors.push(INBOX);
-  for (const name of superiors) {
+/** The nearest existing superior mailbox of the target in its owner, if any. */
+async function nearestSuperior(session: ImapSession, target: MailboxTarget): Promise<Mailbox | undefined> {
+  for (const name of superiorNames(target.name).reverse()) {
     try {
       return await getMailboxByName(session.server.mail, target.owner, name);
     } catch (error) {
@@ -84,6 +79,20 @@ async function nearestParent(session: ImapSession, target: MailboxTarget): Promi
     }
   }
   return undefined;
+}
+
+/**
+ * `k` on the nearest existing parent: the superior mailbox, else (at the top of another account's
+ * tree, `user/bob/New`) that account's INBOX, as Cyrus counts `user/bob` the parent of its folders.
+ * New top-level shared mailboxes are for administrators.
+ */
+async function requireCreateRight(session: ImapSession, target: MailboxTarget, superior: Mailbox | undefined) {
+  let parent = superior;
+  if (!parent && target.location.kind === 'personal') {
+    parent = await getMailboxByName(session.server.mail, target.owner, INBOX);
+  }
+  const rights = parent ? effectiveRights(parent, accessorOf(session)) : session.account!.admin ? 'k' : '';
+  requireOperation(rights, 'create-child', target.sessionName);
 }
 
 export async function runDelete(session: ImapSession, command: CommandOf<'DELETE'>): Promise<Completion> {
@@ -108,11 +117,7 @@ export async function runRename(session: ImapSession, command: CommandOf<'RENAME
   const to = await resolveTarget(session, command.newName);
   if (to.owner !== from.target.owner) return no('Mailboxes move only within one namespace owner', { name: 'CANNOT' });
   if (to.name === INBOX) return no('INBOX already exists', { name: 'ALREADYEXISTS' });
-  if (to.location.kind !== 'own') {
-    const parent = await nearestParent(session, to);
-    const rights = parent ? effectiveRights(parent, accessorOf(session)) : session.account!.admin ? 'k' : '';
-    requireOperation(rights, 'create-child', to.sessionName);
-  }
+  if (to.location.kind !== 'own') await requireCreateRight(session, to, await nearestSuperior(session, to));
   await renameMailbox(session.server.mail, from.target.owner, from.target.name, to.name);
   return ok('RENAME completed');
 }
