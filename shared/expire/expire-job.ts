@@ -332,53 +332,51 @@ class Run {
   /** `msg/<day>/` blobs without a reference count item: stored, never indexed. */
   private async unreferencedBlobsPhase(): Promise<boolean> {
     const lastDay = addDays(dayOf(this.clock()), -UNREFERENCED_GRACE_DAYS);
-    return this.sweepDays(
-      'unreferencedSweptThrough',
-      'unreferencedListCursor',
-      lastDay,
-      (day) => `${MESSAGE_BLOB_PREFIX}${day}/`,
-      async (blobKey) => {
+    return this.sweepDays('unreferencedSweptThrough', 'unreferencedListCursor', lastDay, {
+      prefixOf: (day) => `${MESSAGE_BLOB_PREFIX}${day}/`,
+      handle: async (blobKey) => {
         if ((await blobReferenceCount(this.store, blobKey)) !== undefined) return;
         await this.stores.blobs.delete(blobKey);
         this.cursor.totals.blobsDeleted++;
       },
-    );
-  }
-
-  /** Quarantine days older than the quarantine retention: the index partition, and the blobs here. */
-  private async quarantinePhase(): Promise<boolean> {
-    const lastDay = addDays(dayOf(this.clock()), -this.options.quarantineRetentionDays - 1);
-    return this.sweepDays(
-      'quarantineSweptThrough',
-      'quarantineListCursor',
-      lastDay,
-      (day) => quarantineBlobPrefix(day),
-      async (blobKey) => {
-        if (!this.options.deleteQuarantineBlobs) return;
-        await this.stores.blobs.delete(blobKey);
-        this.cursor.totals.quarantineDropped++;
-      },
-      async (day) => {
-        for (;;) {
-          const page = await this.stores.metadata.query(quarantinePk(day), { limit: SCAN_PAGE });
-          if (page.items.length === 0) return;
-          for (const item of page.items) await this.stores.metadata.delete(item.pk, item.sk);
-          this.cursor.totals.quarantineDropped += page.items.length;
-        }
-      },
-    );
+    });
   }
 
   /**
-   * Days after the last one swept, up to `lastDay`, a list page at a time; the swept-through day and the
-   * list cursor within the next day persist across runs, so each day is listed once.
+   * Quarantine days older than the quarantine retention: the index partition, and the blobs where no
+   * lifecycle rule of the blob store expires them.
+   */
+  private async quarantinePhase(): Promise<boolean> {
+    const lastDay = addDays(dayOf(this.clock()), -this.options.quarantineRetentionDays - 1);
+    const blobs = this.options.deleteQuarantineBlobs
+      ? {
+          prefixOf: (day: string) => quarantineBlobPrefix(day),
+          handle: async (blobKey: string) => {
+            await this.stores.blobs.delete(blobKey);
+            this.cursor.totals.quarantineDropped++;
+          },
+        }
+      : undefined;
+    return this.sweepDays('quarantineSweptThrough', 'quarantineListCursor', lastDay, blobs, async (day) => {
+      for (;;) {
+        const page = await this.stores.metadata.query(quarantinePk(day), { limit: SCAN_PAGE });
+        if (page.items.length === 0) return;
+        for (const item of page.items) await this.stores.metadata.delete(item.pk, item.sk);
+        this.cursor.totals.quarantineDropped += page.items.length;
+      }
+    });
+  }
+
+  /**
+   * Days after the last one swept, up to `lastDay`: each day's blobs a list page at a time (when there
+   * are blobs to handle), then `finishDay`. The swept-through day and the list cursor within the next
+   * day persist across runs, so each day is listed once.
    */
   private async sweepDays(
     throughField: 'unreferencedSweptThrough' | 'quarantineSweptThrough',
     cursorField: 'unreferencedListCursor' | 'quarantineListCursor',
     lastDay: string,
-    prefixOf: (day: string) => string,
-    handleBlob: (blobKey: string) => Promise<void>,
+    blobs: { prefixOf: (day: string) => string; handle: (blobKey: string) => Promise<void> } | undefined,
     finishDay?: (day: string) => Promise<void>,
   ): Promise<boolean> {
     const through = this.state[throughField];
@@ -386,11 +384,13 @@ class Run {
     while (day <= lastDay) {
       if (this.outOfTime()) return false;
       const listCursor = this.state[cursorField];
-      const page = await this.stores.blobs.list(prefixOf(day), {
-        limit: SCAN_PAGE,
-        ...(listCursor !== undefined ? { cursor: listCursor } : {}),
-      });
-      for (const blob of page.blobs) await handleBlob(blob.key);
+      const page = blobs
+        ? await this.stores.blobs.list(blobs.prefixOf(day), {
+            limit: SCAN_PAGE,
+            ...(listCursor !== undefined ? { cursor: listCursor } : {}),
+          })
+        : { blobs: [] };
+      for (const blob of page.blobs) await blobs!.handle(blob.key);
       if (page.cursor !== undefined) {
         this.state[cursorField] = page.cursor;
       } else {

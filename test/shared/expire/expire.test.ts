@@ -303,6 +303,17 @@ for (const adapters of adapterSets) {
       assert.equal((await w.metadata.query(quarantinePk(recentDay))).items.length, 1);
     });
 
+    it('where a lifecycle rule expires quarantine blobs, drops only the quarantine index', async (t) => {
+      const w = await openWorld(t, adapters);
+      const day = '2029-11-30';
+      await w.blobs.put(`${quarantineBlobPrefix(day)}q1`, Buffer.from('rejected'));
+      await w.metadata.put({ pk: quarantinePk(day), sk: 'q1', blobKey: `${quarantineBlobPrefix(day)}q1` });
+      const outcome = await runExpire(w, w.options({ deleteQuarantineBlobs: false }));
+      assert.equal(outcome.totals.quarantineDropped, 1);
+      assert.equal((await w.metadata.query(quarantinePk(day))).items.length, 0);
+      assert.equal(await w.blobExists(`${quarantineBlobPrefix(day)}q1`), true);
+    });
+
     it('purges a removed account a retention period after it was first seen gone', async (t) => {
       const w = await openWorld(t, adapters);
       await w.directory.addDomain('example.com');
