@@ -7,16 +7,17 @@
  * the command reader and is checked against APPENDLIMIT here; the account's quota is enforced by the
  * mailbox layer (NO [OVERQUOTA]).
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Account } from '../../../shared/directory/directory.ts';
 import { MailboxNotFoundError } from '../../../shared/mailbox/errors.ts';
+import { indexSearchFields } from '../../../shared/mailbox/index-search-fields.ts';
 import type { Mailbox } from '../../../shared/mailbox/mailbox-record.ts';
 import { getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
-import type { JsonValue, SearchFields } from '../../../shared/mailbox/message-record.ts';
+import type { JsonValue } from '../../../shared/mailbox/message-record.ts';
 import { appendMessage, expungeMessages } from '../../../shared/mailbox/messages.ts';
 import type { QuotaLimit } from '../../../shared/mailbox/quota.ts';
 import { parseMessageStructure } from '../../../shared/mime/mime-structure.ts';
-import type { MessageStructure, SearchAddress } from '../../../shared/mime/structure-types.ts';
 import { type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import { mailboxNameFromWire } from '../namespaces.ts';
@@ -29,26 +30,6 @@ export function quotaLimitOf(account: Account): QuotaLimit {
   return {
     ...(account.quota.storageBytes !== undefined ? { storage: account.quota.storageBytes } : {}),
     ...(account.quota.messages !== undefined ? { messages: account.quota.messages } : {}),
-  };
-}
-
-/**
- * The MIME module's decoded search fields in the form the index keeps them (text, so SEARCH can match
- * substrings of `Name <address>` lists).
- */
-function indexSearchFields(search: MessageStructure['search']): SearchFields {
-  const addresses = (list: readonly SearchAddress[]) =>
-    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
-  return {
-    from: addresses(search.from),
-    to: addresses(search.to),
-    cc: addresses(search.cc),
-    bcc: addresses(search.bcc),
-    subject: search.subject,
-    ...(search.messageId ? { messageId: search.messageId } : {}),
-    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
-    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
-    ...(search.date !== null ? { sentDate: search.date } : {}),
   };
 }
 
