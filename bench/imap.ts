@@ -14,7 +14,7 @@
  * Server CPU comes from /proc/<pid>/stat, RSS from /proc/<pid>/status (Linux).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,9 @@ const { values: options } = parseArgs({
     mbox: { type: 'string' },
     generator: { type: 'string', default: join(REPO, '..', 'shared', 'bench', 'gen_mbox.py') },
     json: { type: 'string' },
+    /** `dovecot`: run the same phases against Dovecot on loopback afterwards, as the yardstick. */
+    yardstick: { type: 'string' },
+    'dovecot-port': { type: 'string', default: '11143' },
   },
 });
 const CLIENTS = Number(options.clients);
@@ -42,8 +45,11 @@ const PHASE_MS = Number(options.seconds) * 1000;
 const MESSAGES = Number(options.messages);
 const IDLE_CONNECTIONS = Number(options.idle);
 const IDLE_AUTHENTICATED = Number(options['idle-authenticated']);
+const DOVECOT_PORT = Number(options['dovecot-port']);
 const USER = 'bench@bench.test';
 const PASSWORD = 'bench password 1';
+/** Dovecot's static passdb takes no spaces. */
+const DOVECOT_PASSWORD = 'benchpassword';
 const SEARCH_WORDS = ['quota', 'release', 'meeting', 'backup', 'patch', 'invoice', 'lunch', 'holiday'];
 
 // ---------------------------------------------------------------------------------------------------
@@ -51,7 +57,8 @@ const SEARCH_WORDS = ['quota', 'release', 'meeting', 'backup', 'patch', 'invoice
 
 class BenchClient {
   private buffer: Buffer = Buffer.alloc(0);
-  private waiting: ((line: string) => void) | undefined;
+  private waiting: { resolve(line: string): void; reject(error: Error): void } | undefined;
+  private closed = false;
   private lines: string[] = [];
   private tag = 0;
 
@@ -61,6 +68,11 @@ class BenchClient {
       this.split();
     });
     socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiting?.reject(new Error('connection closed by the server'));
+      this.waiting = undefined;
+    });
   }
 
   static async open(port: number): Promise<BenchClient> {
@@ -93,7 +105,7 @@ class BenchClient {
       const waiter = this.waiting;
       if (waiter) {
         this.waiting = undefined;
-        waiter(line);
+        waiter.resolve(line);
       } else this.lines.push(line);
     }
   }
@@ -101,8 +113,9 @@ class BenchClient {
   line(): Promise<string> {
     const queued = this.lines.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((done) => {
-      this.waiting = done;
+    if (this.closed) return Promise.reject(new Error('connection closed by the server'));
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
     });
   }
 
@@ -141,15 +154,78 @@ class BenchClient {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The server process and its resource use.
+// The servers under test and their resource use.
 
-interface ServerProcess {
-  pid: number;
+interface Target {
+  name: string;
   port: number;
+  user: string;
+  password: string;
+  /** CPU time (user + system) of the server, all its processes, in milliseconds. */
+  cpuMs(): number;
+  /** Memory of the server, all its processes (proportional set size, so shared pages count once). */
+  memoryBytes(): number;
   stop(): Promise<void>;
 }
 
-async function startServer(dataDir: string): Promise<ServerProcess> {
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function statFields(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+}
+
+/** The process and its descendants that are alive now. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const parent = Number(statFields(Number(entry))[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const tree = [root];
+  for (let index = 0; index < tree.length; index++) tree.push(...(children.get(tree[index]!) ?? []));
+  return tree;
+}
+
+/** CPU of the live process tree plus what its exited children used (reaped into cutime/cstime). */
+function treeCpuMs(root: number): number {
+  let ticks = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const fields = statFields(pid);
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // Gone meanwhile; its time is in its parent's cutime by now.
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+function treePssBytes(root: number): number {
+  let bytes = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      bytes += Number(match?.[1] ?? 0) * 1024;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return bytes;
+}
+
+async function startMarmot(): Promise<Target> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
+  const stores = await openStores({ kind: 'local', dataDir });
+  // The data directory's master key, which the server process opens too.
+  const directory = new Directory(stores.metadata, { keyVault: await LocalKeyVault.open(dataDir) });
+  await directory.addDomain('bench.test');
+  await directory.addAccount(USER, { password: PASSWORD });
+  await stores.close();
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'fargate/main.ts')], {
     cwd: REPO,
     env: {
@@ -186,26 +262,81 @@ async function startServer(dataDir: string): Promise<ServerProcess> {
     child.stdout!.on('data', onData);
     child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
   });
+  const pid = child.pid!;
   return {
-    pid: child.pid!,
+    name: 'marmot',
     port,
+    user: USER,
+    password: PASSWORD,
+    cpuMs: () => treeCpuMs(pid),
+    memoryBytes: () => treePssBytes(pid),
     async stop() {
       child.kill('SIGTERM');
       await new Promise((done) => child.once('exit', done));
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
 
-/** The process's CPU time (user + system) in milliseconds. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100;
-}
-
-function rssBytes(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) * 1024;
+/**
+ * Dovecot 2.3 from Debian (`apt-get install dovecot-imapd`) on loopback, Maildir, static password,
+ * performance-mode login processes and enough process slots for the idle-connection test.
+ */
+async function startDovecot(): Promise<Target> {
+  const dir = await mkdtemp(join(tmpdir(), 'marmot-bench-dovecot-'));
+  const port = DOVECOT_PORT;
+  // mkdtemp makes the directory 0700; the dovecot user must get to its mail under it.
+  chmodSync(dir, 0o755);
+  for (const sub of ['run', 'state', 'mail']) mkdirSync(join(dir, sub));
+  execFileSync('chown', ['-R', 'dovecot:dovecot', join(dir, 'mail')]);
+  const limit = IDLE_CONNECTIONS + 1000;
+  writeFileSync(
+    join(dir, 'dovecot.conf'),
+    [
+      `base_dir = ${dir}/run`,
+      `state_dir = ${dir}/state`,
+      'listen = 127.0.0.1',
+      'protocols = imap',
+      'ssl = no',
+      'disable_plaintext_auth = no',
+      `log_path = ${dir}/dovecot.log`,
+      `mail_location = maildir:${dir}/mail/%n`,
+      'default_internal_user = dovecot',
+      'default_login_user = dovenull',
+      // The dovecot user (a system uid) owns the bench mail.
+      'first_valid_uid = 100',
+      `default_client_limit = ${limit}`,
+      `mail_max_userip_connections = ${limit}`,
+      `passdb {\n  driver = static\n  args = password=${DOVECOT_PASSWORD}\n}`,
+      `userdb {\n  driver = static\n  args = uid=dovecot gid=dovecot home=${dir}/mail/%n\n}`,
+      `service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n  service_count = 0\n  client_limit = ${limit}\n  process_limit = 4\n  process_min_avail = 2\n}`,
+      `service imap {\n  process_limit = ${limit}\n}`,
+      `service anvil {\n  client_limit = ${limit * 2}\n}`,
+      '',
+    ].join('\n'),
+  );
+  // The daemon keeps inherited pipes open: give it none, or this call would wait for it to exit.
+  execFileSync('dovecot', ['-c', join(dir, 'dovecot.conf')], { stdio: 'ignore' });
+  // The master writes its pid once it has daemonized.
+  const pidFile = join(dir, 'run', 'master.pid');
+  for (let waited = 0; !existsSync(pidFile) && waited < 5_000; waited += 50) {
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  await new Promise((done) => setTimeout(done, 500));
+  return {
+    name: 'dovecot',
+    port,
+    user: 'bench',
+    password: DOVECOT_PASSWORD,
+    cpuMs: () => treeCpuMs(pid),
+    memoryBytes: () => treePssBytes(pid),
+    async stop() {
+      execFileSync('dovecot', ['-c', join(dir, 'dovecot.conf'), 'stop'], { stdio: 'ignore' });
+      await new Promise((done) => setTimeout(done, 500));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -264,14 +395,14 @@ function percentile(sorted: number[], p: number): number {
  */
 async function runPhase(
   name: string,
-  server: ServerProcess,
+  server: Target,
   workers: number,
   operation: (worker: number) => Promise<boolean | undefined>,
   durationMs = PHASE_MS,
 ): Promise<PhaseResult> {
   const latencies: number[] = [];
   let errors = 0;
-  const cpuBefore = cpuMs(server.pid);
+  const cpuBefore = server.cpuMs();
   const started = performance.now();
   const deadline = started + durationMs;
   await Promise.all(
@@ -289,7 +420,7 @@ async function runPhase(
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuMs(server.pid) - cpuBefore;
+  const cpu = server.cpuMs() - cpuBefore;
   latencies.sort((a, b) => a - b);
   const result: PhaseResult = {
     phase: name,
@@ -302,7 +433,7 @@ async function runPhase(
     errors,
   };
   console.error(
-    `${name.padEnd(22)} ${result.opsPerSecond.toFixed(0).padStart(7)} ops/s  p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  ` +
+    `${server.name.padEnd(8)} ${name.padEnd(24)} ${result.opsPerSecond.toFixed(0).padStart(7)} ops/s  p50 ${result.p50Ms.toFixed(2).padStart(7)} ms  ` +
       `p99 ${result.p99Ms.toFixed(2).padStart(7)} ms  cpu ${result.serverCpuMsPerOp.toFixed(3).padStart(7)} ms/op  errors ${errors}`,
   );
   return result;
@@ -310,232 +441,251 @@ async function runPhase(
 
 const random = (n: number) => Math.floor(Math.random() * n);
 
-async function main(): Promise<void> {
-  const messages = loadMbox(mboxPath()).slice(0, MESSAGES);
-  const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
-  const stores = await openStores({ kind: 'local', dataDir });
-  // The data directory's master key, which the server process opens too.
-  const directory = new Directory(stores.metadata, { keyVault: await LocalKeyVault.open(dataDir) });
-  await directory.addDomain('bench.test');
-  await directory.addAccount(USER, { password: PASSWORD });
-  await stores.close();
-
-  const server = await startServer(dataDir);
+/** Every phase against one server; returns its report. */
+async function runBench(server: Target, messages: Buffer[]): Promise<Record<string, unknown>> {
   const results: PhaseResult[] = [];
-  const report: Record<string, unknown> = {
-    clients: CLIENTS,
-    phaseSeconds: PHASE_MS / 1000,
-    messages: messages.length,
+  const report: Record<string, unknown> = { server: server.name };
+  const login = async () => {
+    const client = await BenchClient.open(server.port);
+    await client.command(`LOGIN "${server.user}" "${server.password}"`);
+    return client;
   };
-  try {
-    const login = async () => {
-      const client = await BenchClient.open(server.port);
-      await client.command(`LOGIN "${USER}" "${PASSWORD}"`);
-      return client;
-    };
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, login));
+  const clients = await Promise.all(Array.from({ length: CLIENTS }, login));
 
-    // Load the mailbox through APPEND, every client taking its share.
-    const rssBeforeLoad = rssBytes(server.pid);
-    let next = 0;
-    const load = await runPhase(
-      'APPEND (load)',
+  // Load the mailbox through APPEND, every client taking its share.
+  const memoryBeforeLoad = server.memoryBytes();
+  let next = 0;
+  const load = await runPhase(
+    'APPEND (load)',
+    server,
+    CLIENTS,
+    async (worker) => {
+      const message = messages[next++];
+      if (!message) return false;
+      await clients[worker]!.command('APPEND INBOX', message);
+      return true;
+    },
+    Number.POSITIVE_INFINITY,
+  );
+  results.push(load);
+  report.memoryBeforeLoad = memoryBeforeLoad;
+  report.memoryAfterLoad = server.memoryBytes();
+
+  for (const client of clients) await client.command('SELECT INBOX');
+  const count = messages.length;
+  /** An operation on each worker's own long-lived session. */
+  const each =
+    (operation: (client: BenchClient) => Promise<unknown>) =>
+    async (worker: number): Promise<boolean> => {
+      await operation(clients[worker]!);
+      return true;
+    };
+  const uid = () => 1 + random(count);
+
+  results.push(
+    await runPhase(
+      'SELECT',
       server,
       CLIENTS,
-      async (worker) => {
-        const message = messages[next++];
-        if (!message) return false;
-        await clients[worker]!.command('APPEND INBOX', message);
-        return true;
-      },
-      Number.POSITIVE_INFINITY,
-    );
-    results.push(load);
-    report.rssAfterLoad = rssBytes(server.pid);
-    report.rssBeforeLoad = rssBeforeLoad;
-
-    for (const client of clients) await client.command('SELECT INBOX');
-    const count = messages.length;
-    /** An operation on each worker's own long-lived session. */
-    const each =
-      (operation: (client: BenchClient) => Promise<unknown>) =>
-      async (worker: number): Promise<boolean> => {
-        await operation(clients[worker]!);
-        return true;
-      };
-    const uid = () => 1 + random(count);
-
-    results.push(
-      await runPhase(
-        'SELECT',
-        server,
-        CLIENTS,
-        each((client) => client.command('SELECT INBOX')),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'FETCH headers (50)',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          const first = 1 + random(Math.max(1, count - 50));
-          await client.command(
-            `UID FETCH ${first}:${first + 49} (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (References List-Id)])`,
-          );
-        }),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'FETCH body',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          await client.command(`UID FETCH ${uid()} (BODYSTRUCTURE BODY.PEEK[])`);
-        }),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'SEARCH header',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          const word = SEARCH_WORDS[random(SEARCH_WORDS.length)];
-          await client.command(random(2) ? `UID SEARCH SUBJECT "${word}"` : 'UID SEARCH UNSEEN FLAGGED');
-        }),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'SEARCH body',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          await client.command(`UID SEARCH BODY "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
-        }),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'STORE',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          await client.command(`UID STORE ${uid()} ${random(2) ? '+' : '-'}FLAGS.SILENT (\\Flagged)`);
-        }),
-      ),
-    );
-    const small = Buffer.from('From: bench@bench.test\r\nSubject: small\r\n\r\nA short message.\r\n');
-    results.push(
-      await runPhase(
-        'APPEND+EXPUNGE',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          const appended = await client.command('APPEND INBOX (\\Deleted)', small);
-          const newUid = /APPENDUID \d+ (\d+)/.exec(appended)?.[1];
-          await client.command(`UID EXPUNGE ${newUid}`);
-        }),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'IDLE round trip',
-        server,
-        CLIENTS,
-        each((client) => client.idleRoundTrip()),
-      ),
-    );
-    results.push(
-      await runPhase(
-        'mixed (long sessions)',
-        server,
-        CLIENTS,
-        each(async (client) => {
-          const roll = random(100);
-          if (roll < 35) {
-            const first = 1 + random(Math.max(1, count - 20));
-            await client.command(`UID FETCH ${first}:${first + 19} (UID FLAGS ENVELOPE)`);
-          } else if (roll < 60) await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
-          else if (roll < 70) await client.command(`UID SEARCH SUBJECT "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
-          else if (roll < 85) await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
-          else if (roll < 90) await client.command('NOOP');
-          else if (roll < 95) await client.idleRoundTrip();
-          else await client.command('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
-        }),
-      ),
-    );
-    for (const client of clients) client.close();
-
-    results.push(
-      await runPhase('short sessions (10 cmds)', server, CLIENTS, async () => {
-        const client = await login();
-        await client.command('SELECT INBOX');
-        await client.command(`UID FETCH ${Math.max(1, count - 20)}:* (UID FLAGS ENVELOPE)`);
-        await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
-        await client.command('UID SEARCH UNSEEN');
-        await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
-        await client.command('STATUS INBOX (MESSAGES UNSEEN)');
-        await client.command('NOOP');
-        await client.command('LOGOUT');
-        client.close();
-        return true;
-      }),
-    );
-
-    // Memory per idle connection: before login, then authenticated and idling on INBOX.
-    const rssBase = rssBytes(server.pid);
-    const idle: BenchClient[] = [];
-    for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
-      idle.push(
-        ...(await Promise.all(
-          Array.from({ length: Math.min(100, IDLE_CONNECTIONS - i) }, () => BenchClient.open(server.port)),
-        )),
-      );
-    }
-    await new Promise((done) => setTimeout(done, 1_000));
-    const rssIdle = rssBytes(server.pid);
-    report.idleConnections = IDLE_CONNECTIONS;
-    report.rssWithIdleConnections = rssIdle;
-    report.bytesPerIdleConnection = Math.round((rssIdle - rssBase) / Math.max(1, IDLE_CONNECTIONS));
-    for (const client of idle) client.close();
-    await new Promise((done) => setTimeout(done, 1_000));
-
-    const rssBeforeIdling = rssBytes(server.pid);
-    const idling: BenchClient[] = [];
-    for (let i = 0; i < IDLE_AUTHENTICATED; i += 20) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(20, IDLE_AUTHENTICATED - i) }, async () => {
-          const client = await login();
-          await client.command('SELECT INBOX');
-          client.write('i1 IDLE\r\n');
-          await client.line();
-          return client;
-        }),
-      );
-      idling.push(...batch);
-    }
-    await new Promise((done) => setTimeout(done, 2_000));
-    const rssIdling = rssBytes(server.pid);
-    report.idlingSessions = IDLE_AUTHENTICATED;
-    report.bytesPerIdlingSession = Math.round((rssIdling - rssBeforeIdling) / Math.max(1, IDLE_AUTHENTICATED));
-    const cpuIdleBefore = cpuMs(server.pid);
-    await new Promise((done) => setTimeout(done, 3_000));
-    report.serverCpuMsPerSecondWhileIdling = (cpuMs(server.pid) - cpuIdleBefore) / 3;
-    for (const client of idling) client.close();
-  } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-  report.phases = results;
-  console.error(
-    `idle: ${report.bytesPerIdleConnection} B per connection before login (${IDLE_CONNECTIONS}), ` +
-      `${report.bytesPerIdlingSession} B per authenticated IDLE session (${IDLE_AUTHENTICATED}), ` +
-      `${Number(report.serverCpuMsPerSecondWhileIdling).toFixed(1)} ms CPU/s while they idle`,
+      each((client) => client.command('SELECT INBOX')),
+    ),
   );
-  const json = JSON.stringify(report, null, 2);
+  results.push(
+    await runPhase(
+      'FETCH headers (50)',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        const first = 1 + random(Math.max(1, count - 50));
+        await client.command(
+          `UID FETCH ${first}:${first + 49} (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[HEADER.FIELDS (References List-Id)])`,
+        );
+      }),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'FETCH body',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        await client.command(`UID FETCH ${uid()} (BODYSTRUCTURE BODY.PEEK[])`);
+      }),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'SEARCH header',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        const word = SEARCH_WORDS[random(SEARCH_WORDS.length)];
+        await client.command(random(2) ? `UID SEARCH SUBJECT "${word}"` : 'UID SEARCH UNSEEN FLAGGED');
+      }),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'SEARCH body',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        await client.command(`UID SEARCH BODY "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
+      }),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'STORE',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        await client.command(`UID STORE ${uid()} ${random(2) ? '+' : '-'}FLAGS.SILENT (\\Flagged)`);
+      }),
+    ),
+  );
+  const small = Buffer.from('From: bench@bench.test\r\nSubject: small\r\n\r\nA short message.\r\n');
+  results.push(
+    await runPhase(
+      'APPEND+EXPUNGE',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        const appended = await client.command('APPEND INBOX (\\Deleted)', small);
+        const newUid = /APPENDUID \d+ (\d+)/.exec(appended)?.[1];
+        await client.command(`UID EXPUNGE ${newUid}`);
+      }),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'IDLE round trip',
+      server,
+      CLIENTS,
+      each((client) => client.idleRoundTrip()),
+    ),
+  );
+  results.push(
+    await runPhase(
+      'mixed (long sessions)',
+      server,
+      CLIENTS,
+      each(async (client) => {
+        const roll = random(100);
+        if (roll < 35) {
+          const first = 1 + random(Math.max(1, count - 20));
+          await client.command(`UID FETCH ${first}:${first + 19} (UID FLAGS ENVELOPE)`);
+        } else if (roll < 60) await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
+        else if (roll < 70) await client.command(`UID SEARCH SUBJECT "${SEARCH_WORDS[random(SEARCH_WORDS.length)]}"`);
+        else if (roll < 85) await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
+        else if (roll < 90) await client.command('NOOP');
+        else if (roll < 95) await client.idleRoundTrip();
+        else await client.command('STATUS INBOX (MESSAGES UNSEEN UIDNEXT)');
+      }),
+    ),
+  );
+  for (const client of clients) client.close();
+
+  results.push(
+    await runPhase('short sessions (10 cmds)', server, CLIENTS, async () => {
+      const client = await login();
+      await client.command('SELECT INBOX');
+      await client.command(`UID FETCH ${Math.max(1, count - 20)}:* (UID FLAGS ENVELOPE)`);
+      await client.command(`UID FETCH ${uid()} (BODY.PEEK[])`);
+      await client.command('UID SEARCH UNSEEN');
+      await client.command(`UID STORE ${uid()} +FLAGS.SILENT (\\Seen)`);
+      await client.command('STATUS INBOX (MESSAGES UNSEEN)');
+      await client.command('NOOP');
+      await client.command('LOGOUT');
+      client.close();
+      return true;
+    }),
+  );
+
+  // Memory per idle connection, before login and then authenticated and idling on INBOX: the RSS
+  // slope between the first and the last quarter of the connections (the first quarter also grows the
+  // heap to its working size, which is not per-connection memory).
+  const measureSlope = async (total: number, open: () => Promise<BenchClient>, held: BenchClient[]) => {
+    const quarter = Math.max(1, Math.floor(total / 4));
+    const points: Array<[number, number]> = [];
+    while (held.length < total) {
+      const batch = Math.min(50, total - held.length);
+      held.push(...(await Promise.all(Array.from({ length: batch }, open))));
+      if (held.length % quarter === 0 || held.length === total) {
+        await new Promise((done) => setTimeout(done, 500));
+        points.push([held.length, server.memoryBytes()]);
+      }
+    }
+    const [firstCount, firstRss] = points[0]!;
+    const [lastCount, lastRss] = points.at(-1)!;
+    return {
+      connections: total,
+      memory: lastRss,
+      bytesPerConnection: lastCount > firstCount ? Math.round((lastRss - firstRss) / (lastCount - firstCount)) : 0,
+    };
+  };
+  const idle: BenchClient[] = [];
+  report.idleBeforeLogin = await measureSlope(IDLE_CONNECTIONS, () => BenchClient.open(server.port), idle);
+  for (const client of idle) client.close();
+  await new Promise((done) => setTimeout(done, 1_000));
+
+  const idling: BenchClient[] = [];
+  report.idleAuthenticated = await measureSlope(
+    IDLE_AUTHENTICATED,
+    async () => {
+      const client = await login();
+      await client.command('SELECT INBOX');
+      client.write('i1 IDLE\r\n');
+      await client.line();
+      return client;
+    },
+    idling,
+  );
+  const cpuIdleBefore = server.cpuMs();
+  await new Promise((done) => setTimeout(done, 3_000));
+  report.serverCpuMsPerSecondWhileIdling = (server.cpuMs() - cpuIdleBefore) / 3;
+  for (const client of idling) client.close();
+  report.phases = results;
+  const before = report.idleBeforeLogin as { bytesPerConnection: number; memory: number };
+  const after = report.idleAuthenticated as { bytesPerConnection: number };
+  console.error(
+    `${server.name}: ${IDLE_CONNECTIONS} connections before login: ${(before.memory / 1048576).toFixed(0)} MB, ` +
+      `${before.bytesPerConnection} B each; ${IDLE_AUTHENTICATED} authenticated sessions in IDLE: ` +
+      `${after.bytesPerConnection} B each, ${Number(report.serverCpuMsPerSecondWhileIdling).toFixed(1)} ms CPU/s while they idle`,
+  );
+  return report;
+}
+
+async function main(): Promise<void> {
+  const messages = loadMbox(mboxPath()).slice(0, MESSAGES);
+  const reports: Record<string, unknown>[] = [];
+  const starters = [startMarmot, ...(options.yardstick === 'dovecot' ? [startDovecot] : [])];
+  for (const start of starters) {
+    const server = await start();
+    try {
+      reports.push(await runBench(server, messages));
+    } finally {
+      await server.stop();
+    }
+  }
+  if (reports.length === 2) {
+    // Side by side: throughput and CPU per command relative to Dovecot.
+    const [ours, theirs] = reports.map((report) => report.phases as PhaseResult[]) as [PhaseResult[], PhaseResult[]];
+    console.error('\nphase                     ops/s marmot/dovecot   CPU per op marmot/dovecot');
+    for (const phase of ours) {
+      const other = theirs.find((candidate) => candidate.phase === phase.phase);
+      if (!other) continue;
+      console.error(
+        `${phase.phase.padEnd(26)}${(phase.opsPerSecond / other.opsPerSecond).toFixed(2).padStart(8)}` +
+          `${(phase.serverCpuMsPerOp / Math.max(other.serverCpuMsPerOp, 0.001)).toFixed(2).padStart(26)}`,
+      );
+    }
+  }
+  const json = JSON.stringify(
+    { clients: CLIENTS, phaseSeconds: PHASE_MS / 1000, messages: messages.length, reports },
+    null,
+    2,
+  );
   if (options.json) writeFileSync(options.json, json);
   process.stdout.write(`${json}\n`);
 }

@@ -20,6 +20,7 @@
  * Trusts: the resolved recipients (the RCPT checks made them); step results only as far as
  * shared/delivery/steps.ts validates them.
  */
+
 import { Readable } from 'node:stream';
 import type { Invoker } from '../invoker/invoker.ts';
 import type { Logger } from '../log/logger.ts';
@@ -28,13 +29,13 @@ import {
   DeliveryInProgressError,
   getMailboxByName,
   INBOX,
-  type SearchFields as IndexSearchFields,
   type JsonValue,
   type MailStore,
   OverQuotaError,
 } from '../mailbox/index.ts';
+import { indexSearchFields } from '../mailbox/index-search-fields.ts';
 import { MimeStructureScanner } from '../mime/mime-structure.ts';
-import type { MessageStructure, SearchAddress, SearchFields } from '../mime/structure-types.ts';
+import type { MessageStructure } from '../mime/structure-types.ts';
 import type { OutboundQueue } from '../outbound-queue/outbound-queue.ts';
 import type { BlobStore } from '../store/blob.ts';
 import type { MailboxTarget, ResolvedRecipient } from './recipient-resolution.ts';
@@ -298,23 +299,6 @@ function distinctPlacements(placements: Placement[]): Placement[] {
     else if (existing.target.bulk && !placement.target.bulk) byMailbox.set(key, placement);
   }
   return [...byMailbox.values()];
-}
-
-/** The decoded header fields in the form the message index keeps for SEARCH and SORT. */
-function indexSearchFields(search: SearchFields): IndexSearchFields {
-  const addresses = (list: SearchAddress[]) =>
-    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
-  return {
-    from: addresses(search.from),
-    to: addresses(search.to),
-    cc: addresses(search.cc),
-    bcc: addresses(search.bcc),
-    subject: search.subject,
-    ...(search.messageId ? { messageId: search.messageId } : {}),
-    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
-    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
-    ...(search.date !== null ? { sentDate: search.date } : {}),
-  };
 }
 
 /** Whether the header section (up to the first empty line) has a Precedence: field already. */

@@ -12,18 +12,12 @@
  *
  * Trusts its inputs (made by the worker from queue entries); the DSN text is parsed like any message.
  */
+
 import { normalizeAddress } from '../address/address.ts';
 import type { Directory } from '../directory/directory.ts';
-import {
-  appendMessage,
-  getMailboxByName,
-  INBOX,
-  type SearchFields as IndexSearchFields,
-  type JsonValue,
-  type MailStore,
-} from '../mailbox/index.ts';
+import { appendMessage, getMailboxByName, INBOX, type JsonValue, type MailStore } from '../mailbox/index.ts';
+import { indexSearchFields } from '../mailbox/index-search-fields.ts';
 import { parseMessageStructure } from '../mime/mime-structure.ts';
-import type { SearchAddress, SearchFields } from '../mime/structure-types.ts';
 import type { OutboundQueue } from '../outbound-queue/outbound-queue.ts';
 import type { BlobStore } from '../store/blob.ts';
 
@@ -101,21 +95,4 @@ async function appendToInbox(deps: DsnDeliveryDependencies, accountId: string, l
     },
     { deliveryKey: `dsn#${letter.key}` },
   );
-}
-
-/** The decoded header fields in the form the message index keeps for SEARCH and SORT. */
-function indexSearchFields(search: SearchFields): IndexSearchFields {
-  const addresses = (list: SearchAddress[]) =>
-    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
-  return {
-    from: addresses(search.from),
-    to: addresses(search.to),
-    cc: addresses(search.cc),
-    bcc: addresses(search.bcc),
-    subject: search.subject,
-    ...(search.messageId ? { messageId: search.messageId } : {}),
-    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
-    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
-    ...(search.date !== null ? { sentDate: search.date } : {}),
-  };
 }

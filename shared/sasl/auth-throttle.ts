@@ -91,7 +91,8 @@ class ThrottleTable {
     if (entry.score + DECAY_SLACK >= this.policy.refuseAt && entry.refusedUntil <= now)
       entry.refusedUntil = now + this.policy.refusalMs;
     this.touch(key, entry);
-    const excess = Math.floor(entry.score - this.policy.freeFailures);
+    // The same slack as for refusal: a failure a moment after another still counts whole.
+    const excess = Math.floor(entry.score + DECAY_SLACK - this.policy.freeFailures);
     if (excess <= 0) return 0;
     return Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (excess - 1));
   }

@@ -10,36 +10,16 @@
 import { randomUUID } from 'node:crypto';
 import { permittedFlags } from '../../../shared/acl/index.ts';
 import { MailboxNotFoundError } from '../../../shared/mailbox/errors.ts';
-import type { JsonValue, SearchFields } from '../../../shared/mailbox/message-record.ts';
+import { indexSearchFields } from '../../../shared/mailbox/index-search-fields.ts';
+import type { JsonValue } from '../../../shared/mailbox/message-record.ts';
 import { appendMessage, expungeMessages } from '../../../shared/mailbox/messages.ts';
 import { parseMessageStructure } from '../../../shared/mime/mime-structure.ts';
-import type { MessageStructure, SearchAddress } from '../../../shared/mime/structure-types.ts';
 import { type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import type { AppendMessage } from '../protocol/command-types.ts';
 import { formatSequenceSet, token } from '../protocol/response-writer.ts';
 import type { ImapSession } from '../session.ts';
 import { type OpenedMailbox, openMailbox, quotaOf } from './acl-access.ts';
-
-/**
- * The MIME module's decoded search fields in the form the index keeps them (text, so SEARCH can match
- * substrings of `Name <address>` lists).
- */
-function indexSearchFields(search: MessageStructure['search']): SearchFields {
-  const addresses = (list: readonly SearchAddress[]) =>
-    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
-  return {
-    from: addresses(search.from),
-    to: addresses(search.to),
-    cc: addresses(search.cc),
-    bcc: addresses(search.bcc),
-    subject: search.subject,
-    ...(search.messageId ? { messageId: search.messageId } : {}),
-    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
-    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
-    ...(search.date !== null ? { sentDate: search.date } : {}),
-  };
-}
 
 /** A fresh blob key for a message (the same layout SMTP delivery uses). */
 function newBlobKey(now: Date): string {
