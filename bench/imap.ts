@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { startMailSystem } from '../fargate/mail-system.ts';
 import { loadConfig } from '../shared/config/config.ts';
 import { Directory } from '../shared/directory/directory.ts';
+import { LocalKeyVault } from '../shared/keyvault/local-key-vault.ts';
 import { Logger } from '../shared/log/logger.ts';
 import { openStores } from '../shared/store/open-stores.ts';
 
@@ -234,7 +235,8 @@ function treePssBytes(root: number): number {
 async function startMarmot(): Promise<Target> {
   const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
   const stores = await openStores({ kind: 'local', dataDir });
-  const directory = new Directory(stores.metadata);
+  // The data directory's master key, which the server process opens too.
+  const directory = new Directory(stores.metadata, { keyVault: await LocalKeyVault.open(dataDir) });
   await directory.addDomain('bench.test');
   await directory.addAccount(USER, { password: PASSWORD });
   await stores.close();

@@ -1,6 +1,6 @@
 /**
- * What every command gets: the process's streams and environment, the stores and the directory
- * (opened on first use, so `--help` touches nothing), and output helpers. stdout carries results
+ * What every command gets: the process's streams and environment, the stores, the key vault and the
+ * directory (opened on first use, so `--help` touches nothing), and output helpers. stdout carries results
  * (lists, records, a generated password); stderr carries messages (confirmations, errors), so a
  * script can capture results without parsing chatter.
  */
@@ -8,6 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig } from '../shared/config/config.ts';
 import { Directory } from '../shared/directory/directory.ts';
+import type { KeyVault } from '../shared/keyvault/key-vault.ts';
+import { openConfiguredKeyVault, openKeyVault } from '../shared/keyvault/open-key-vault.ts';
 import { openStores, type Stores } from '../shared/store/open-stores.ts';
 
 export interface CliIo {
@@ -22,6 +24,7 @@ export type CommandGroup = (program: Command, context: CliContext) => void;
 
 export class CliContext {
   private opened: Promise<Stores> | undefined;
+  private vault: Promise<KeyVault | undefined> | undefined;
 
   constructor(readonly io: CliIo) {}
 
@@ -31,8 +34,25 @@ export class CliContext {
     return this.opened;
   }
 
-  async directory(): Promise<Directory> {
-    return new Directory((await this.stores()).metadata);
+  /** The configured key vault (the data directory's master key, or KMS); undefined when none is configured. */
+  keyVault(): Promise<KeyVault | undefined> {
+    const config = loadConfig(this.io.env).keyVault;
+    this.vault ??= config ? openKeyVault(config) : Promise.resolve(undefined);
+    return this.vault;
+  }
+
+  /**
+   * The directory, with the key vault when one is configured. `settingPasswords`: the command sets a
+   * password, which needs the vault (it seals the legacy verifiers), so its absence is a configuration
+   * error said before anything else happens.
+   */
+  async directory(options: { settingPasswords?: boolean } = {}): Promise<Directory> {
+    const config = loadConfig(this.io.env).keyVault;
+    const [stores, keyVault] = await Promise.all([
+      this.stores(),
+      options.settingPasswords ? openConfiguredKeyVault(config, 'setting a password') : this.keyVault(),
+    ]);
+    return new Directory(stores.metadata, { keyVault });
   }
 
   async close(): Promise<void> {

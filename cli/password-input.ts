@@ -75,8 +75,9 @@ const BACKSPACE = new Set(['\u007f', '\b']);
 function promptHidden(io: CliIo, prompts: string[]): Promise<string[]> {
   const { stdin, stderr } = io;
   const lines: string[] = [];
-  stderr.write(prompts[0]!);
+  // Echo goes off before the prompt appears, so nothing typed in answer to it can be echoed.
   stdin.setRawMode!(true);
+  stderr.write(prompts[0]!);
   stdin.setEncoding('utf8');
   stdin.resume();
   return new Promise((resolve, reject) => {

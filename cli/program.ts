@@ -18,7 +18,8 @@ Exit status:
 
 Environment:
   MARMOT_DATA_DIR  the local data directory (default ./.data); works while the server runs
-  MARMOT_STORE=aws with MARMOT_TABLE, MARMOT_BUCKET, AWS_REGION: the deployed DynamoDB and S3 stores`;
+  MARMOT_STORE=aws with MARMOT_TABLE, MARMOT_BUCKET, AWS_REGION: the deployed DynamoDB and S3 stores,
+    and MARMOT_KEY_ID: the KMS key that seals the legacy password verifiers`;
 
 export async function runMarmot(argv: string[], io: CliIo): Promise<number> {
   const context = new CliContext(io);

@@ -26,7 +26,7 @@ export interface FunctionSpec {
   onlyWithSesReceiving: boolean;
 }
 
-const readMessages: BlobAccess = { read: ['spool/', 'msg/'] };
+const readMessages: BlobAccess = { read: ['msg/'] };
 
 export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
   {
@@ -35,8 +35,9 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
     envVar: 'MARMOT_FN_SCAN',
     memoryMiB: 1024,
     timeoutSeconds: 60,
-    // Reads the spooled message; reads and updates greylist entries and Bayes tokens.
-    access: { table: 'readWrite', blobs: { read: ['spool/'] } },
+    // Reads the received message (stored under msg/ before the 250); reads and updates greylist
+    // entries and Bayes tokens.
+    access: { table: 'readWrite', blobs: readMessages },
     invokes: [],
     invokedByTransfer: true,
     onlyWithSesReceiving: false,
@@ -60,7 +61,7 @@ export const FUNCTION_CATALOG: readonly FunctionSpec[] = [
     memoryMiB: 512,
     timeoutSeconds: 30,
     // Reads the key record and unwraps the private key with the vault key; never writes.
-    access: { table: 'read', blobs: { read: ['spool/'] }, vault: 'decrypt' },
+    access: { table: 'read', blobs: { read: ['outbound/'] }, vault: 'decrypt' },
     invokes: [],
     invokedByTransfer: true,
     onlyWithSesReceiving: false,

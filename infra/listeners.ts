@@ -63,12 +63,20 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
     name: 'transfer',
     description: 'SMTP: MX (25) and submission (587, 465)',
     listeners: ['smtp', 'submission', 'submissionTls'],
-    // Spools and stores incoming mail, keeps quarantine copies, reads the spool to send, drops
-    // delivered spool entries, unwraps SASL verifiers.
+    // Stores incoming mail (msg/) and quarantine copies, queues outbound mail (outbound/), which its
+    // delivery worker reads, lists (orphan sweep) and removes once sent or bounced; writes DSNs into
+    // msg/dsn/; unwraps SASL verifiers and, with the in-process signer, DKIM keys.
     store: {
       table: 'readWrite',
-      blobs: { read: ['msg/', 'spool/'], write: ['msg/', 'spool/', 'quarantine/'], delete: ['spool/'] },
-      vault: 'decrypt',
+      blobs: {
+        read: ['msg/', 'outbound/'],
+        write: ['msg/', 'outbound/', 'quarantine/'],
+        delete: ['outbound/'],
+        list: true,
+      },
+      // Each process seals its SASL decoy's verifiers (and, on the very first start, the shared decoy salt
+      // secret), and upgrades old accounts' verifiers at login: it wraps as well as unwraps.
+      vault: 'encryptDecrypt',
     },
     scaleOnConnections: false,
   },
@@ -76,11 +84,13 @@ export const LISTENER_GROUPS: readonly ListenerGroup[] = [
     name: 'access',
     description: 'IMAP (143, 993) and ManageSieve (4190)',
     listeners: ['imap', 'imaps', 'managesieve'],
-    // FETCH reads messages, APPEND stores them (through the spool), SASL verifiers are unwrapped.
+    // FETCH reads messages, APPEND stores them, SASL verifiers are unwrapped.
     store: {
       table: 'readWrite',
-      blobs: { read: ['msg/', 'spool/'], write: ['msg/', 'spool/'], delete: ['spool/'] },
-      vault: 'decrypt',
+      blobs: { read: ['msg/'], write: ['msg/'] },
+      // Each process seals its SASL decoy's verifiers (and, on the very first start, the shared decoy salt
+      // secret), and upgrades old accounts' verifiers at login: it wraps as well as unwraps.
+      vault: 'encryptDecrypt',
     },
     scaleOnConnections: true,
   },

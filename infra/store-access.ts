@@ -15,7 +15,7 @@ import type { IConstruct } from 'constructs';
 import { acknowledgeFinding } from './nag.ts';
 
 /** A key prefix in the message bucket, ending in `/`. */
-export type BlobPrefix = 'msg/' | 'spool/' | 'quarantine/' | 'spool/ses-inbound/';
+export type BlobPrefix = 'msg/' | 'outbound/' | 'spool/' | 'quarantine/' | 'spool/ses-inbound/';
 
 export interface BlobAccess {
   read?: BlobPrefix[];

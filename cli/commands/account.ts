@@ -47,7 +47,7 @@ export function registerAccountCommands(program: Command, context: CliContext): 
       ) => {
         const parsed = parseAccountAddress(address);
         const normal = formatAddress(parsed);
-        const directory = await context.directory();
+        const directory = await context.directory({ settingPasswords: true });
         // Say what is wrong before asking for a password; addAccount checks again, atomically.
         if (!(await directory.isLocalDomain(parsed.domain))) throw new DomainNotFoundError(parsed.domain);
         if (await directory.getAccount(normal)) throw new AddressExistsError(normal, 'account');
@@ -67,7 +67,7 @@ export function registerAccountCommands(program: Command, context: CliContext): 
     account.command('passwd').description("set an account's password").argument('<address>', 'local@domain'),
   ).action(async (address: string, options: PasswordSource) => {
     const normal = normalizeAccountAddress(address);
-    const directory = await context.directory();
+    const directory = await context.directory({ settingPasswords: true });
     if (!(await directory.getAccount(normal))) throw new AccountNotFoundError(normal);
     const { password, generated } = await readNewPassword(options, context.io);
     await directory.setPassword(normal, password);

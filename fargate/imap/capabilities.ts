@@ -1,16 +1,15 @@
 /**
- * What the server advertises in CAPABILITY, which depends on the session: before login over plaintext
- * it offers STARTTLS and refuses authentication (LOGINDISABLED, RFC 9051 §6.2.3) unless the listener is
- * trusted-plaintext; after login it lists the extensions.
+ * What the server advertises in CAPABILITY, which depends on the session: before login, STARTTLS on
+ * plaintext, the SASL mechanisms this connection may use (shared/sasl: no PLAIN before TLS, -PLUS with
+ * TLS, the legacy ones while a domain allows them), and LOGINDISABLED (RFC 9051 §6.2.3) where LOGIN
+ * would send the password in clear, unless the listener is trusted-plaintext; after login, the
+ * extensions.
  */
 import { MAX_APPEND_BYTES } from './limits.ts';
 
 /** Extensions a client may ENABLE (RFC 5161). */
 export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT'] as const;
 export type Enableable = (typeof ENABLEABLE)[number];
-
-/** SASL mechanisms offered; the SASL module adds more behind the same AUTHENTICATE loop. */
-export const SASL_MECHANISMS = ['PLAIN'] as const;
 
 export interface CapabilityState {
   authenticated: boolean;
@@ -20,6 +19,8 @@ export interface CapabilityState {
   plaintextAuth: boolean;
   /** STARTTLS is possible (not yet TLS, and a certificate is configured). */
   startTlsAvailable: boolean;
+  /** The SASL mechanisms this connection may use now (SaslServer.mechanisms). */
+  mechanisms: readonly string[];
   compressed: boolean;
 }
 
@@ -46,6 +47,14 @@ const AUTHENTICATED_EXTENSIONS = [
   'MULTIAPPEND',
   'UTF8=ACCEPT',
   `APPENDLIMIT=${MAX_APPEND_BYTES}`,
+  // RFC 4314 §2: the rights beyond RFC 2086's.
+  'ACL',
+  'RIGHTS=kxte',
+  // RFC 9208 §3: the resources, and SETQUOTA.
+  'QUOTA',
+  'QUOTA=RES-STORAGE',
+  'QUOTA=RES-MESSAGE',
+  'QUOTASET',
 ];
 
 export function capabilities(state: CapabilityState): string[] {
@@ -54,8 +63,8 @@ export function capabilities(state: CapabilityState): string[] {
     // Before login, non-synchronizing literals are limited to 4096 bytes (RFC 7888 LITERAL-).
     list.push('LITERAL-');
     if (state.startTlsAvailable) list.push('STARTTLS');
-    if (state.secure || state.plaintextAuth) list.push(...SASL_MECHANISMS.map((mechanism) => `AUTH=${mechanism}`));
-    else list.push('LOGINDISABLED');
+    list.push(...state.mechanisms.map((mechanism) => `AUTH=${mechanism}`));
+    if (!state.secure && !state.plaintextAuth) list.push('LOGINDISABLED');
     return list;
   }
   list.push('LITERAL+', ...AUTHENTICATED_EXTENSIONS);

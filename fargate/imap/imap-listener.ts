@@ -10,13 +10,13 @@
  * plaintext (tests, loopback). It must never serve a client before the greeting or after `close()`.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { Directory } from '../../shared/directory/directory.ts';
 import { openMailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailbox } from '../../shared/mailbox/mailbox-record.ts';
-import { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
 import type { Stores } from '../../shared/store/open-stores.ts';
 import type { ListenerContext, RunningListener, StartListener } from '../listener.ts';
+import { readProxyHeader } from '../proxy-protocol/proxy-v2.ts';
 import { MailboxChangeNotifier } from './change-notifier.ts';
 import { MessageDetailsCache } from './details-cache.ts';
 import { HeaderCache } from './header-cache.ts';
@@ -44,7 +44,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     logger,
     mail,
     blobs: context.stores.blobs,
-    directory: new Directory(context.stores.metadata),
+    directory: new Directory(context.stores.metadata, { keyVault: context.keyVault }),
     notifier: new MailboxChangeNotifier(
       async (mailboxId) => {
         try {
@@ -58,7 +58,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     ),
     secureContext: createSecureContext({ cert: context.tls.cert, key: context.tls.key }),
     accountSessions: new ConnectionCounter(context.config.imap.maxConnectionsPerAccount ?? MAX_CONNECTIONS_PER_ACCOUNT),
-    authThrottle: new AuthThrottle(),
+    sasl: context.sasl,
     detailsCache: new MessageDetailsCache(),
     headerCache: new HeaderCache(),
     snapshots: new MailboxSnapshots(mail),
@@ -67,6 +67,10 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     server,
     perIp: new ConnectionCounter(context.config.imap.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP),
   };
+  // A rotated certificate applies to the next handshake (IMAPS or STARTTLS); open sessions keep theirs.
+  context.tls.onChange((pair) => {
+    server.secureContext = createSecureContext({ cert: pair.cert, key: pair.key });
+  });
   contexts.set(context.stores, shared);
   return shared;
 }
@@ -89,12 +93,22 @@ async function startImap(context: ListenerContext, implicitTls: boolean): Promis
   const logger = imap.logger.child({ listener: name });
   const sessions = new Set<ImapSession>();
   const plaintextAuth = !implicitTls && context.config.imap.plaintextAuth;
-  const secureContext: SecureContext = imap.secureContext;
 
   const accept = async (socket: Socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => {});
-    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    let remoteAddress = socket.remoteAddress ?? 'unknown';
+    if (context.config.proxyProtocol) {
+      // Behind the NLB the real client address comes first, before TLS (haproxy's PROXY protocol v2).
+      try {
+        const header = await readProxyHeader(socket);
+        if (header.command === 'proxy') remoteAddress = header.source.address;
+      } catch (error) {
+        logger.info('connection without a valid PROXY header dropped', { peer: socket.remoteAddress, error });
+        socket.destroy();
+        return;
+      }
+    }
     if (!perIp.acquire(remoteAddress)) {
       logger.warn('too many connections from one address', { remote: remoteAddress });
       socket.end(untaggedStatus('BYE', 'Too many connections from your address'));
@@ -103,7 +117,7 @@ async function startImap(context: ListenerContext, implicitTls: boolean): Promis
     socket.once('close', () => perIp.release(remoteAddress));
     let stream: Socket = socket;
     if (implicitTls) {
-      const secure = new TLSSocket(socket, { isServer: true, secureContext });
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: imap.secureContext });
       try {
         await waitForHandshake(secure);
       } catch {

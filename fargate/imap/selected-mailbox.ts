@@ -8,6 +8,7 @@
  * SEARCH expunges must not be announced (RFC 9051 §7.5.1): they are held back until a command that may
  * announce them.
  */
+import { ALL_RIGHTS } from '../../shared/acl/index.ts';
 import { changesSince, type MessageChanges } from '../../shared/mailbox/changes.ts';
 import { MailboxNotFoundError } from '../../shared/mailbox/errors.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
@@ -43,6 +44,8 @@ export class SelectedMailbox {
   private readonly pendingExpunges = new Set<number>();
   /** Flag changes this session already reported itself (STORE), by UID: the MODSEQ reported. */
   private readonly reported = new Map<number, number>();
+  /** The session's rights on the mailbox as of SELECT (RFC 4314 §5.1.1); the owner's are all of them. */
+  rights: string = ALL_RIGHTS;
 
   constructor(
     private readonly mail: MailStore,

@@ -7,7 +7,7 @@ import type { Config } from '../../shared/config/config.ts';
 import type { Directory } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
-import type { AuthThrottle } from '../../shared/sasl/auth-throttle.ts';
+import type { SaslServer } from '../../shared/sasl/sasl-server.ts';
 import type { BlobStore } from '../../shared/store/blob.ts';
 import type { MailboxChangeNotifier } from './change-notifier.ts';
 import type { MessageDetailsCache } from './details-cache.ts';
@@ -32,6 +32,6 @@ export interface ImapServerContext {
   headerCache: HeaderCache;
   /** Message details by mailbox and UID, shared by the sessions of this process. */
   detailsCache: MessageDetailsCache;
-  /** Failed-login throttling per client address and account, in this process. */
-  authThrottle: AuthThrottle;
+  /** SASL for LOGIN and AUTHENTICATE: the mechanisms, and the process's failed-login throttle. */
+  sasl: SaslServer;
 }

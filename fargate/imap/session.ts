@@ -11,9 +11,13 @@
  * trusted-plaintext. It must never answer a command of one account with another account's data: the
  * account is fixed at login and every mailbox lookup goes through it.
  */
+import { AclError, TooManyAclEntriesError } from '../../shared/acl/index.ts';
 import type { Account } from '../../shared/directory/directory.ts';
 import type { Logger } from '../../shared/log/logger.ts';
 import { MailboxError } from '../../shared/mailbox/errors.ts';
+import { InvalidQuotaError, QuotaRootNotFoundError } from '../../shared/quota/quota-roots.ts';
+import { channelBindingsOf } from '../../shared/sasl/channel-binding.ts';
+import type { SaslConnection } from '../../shared/sasl/sasl-server.ts';
 import { capabilities, type Enableable } from './capabilities.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { bad, type Completion, no } from './completion.ts';
@@ -26,7 +30,6 @@ import {
   UNAUTHENTICATED_IDLE_TIMEOUT_MS,
 } from './limits.ts';
 import { SavedSearchMissingError } from './message-view.ts';
-import { ForeignMailboxError } from './namespaces.ts';
 import { parseCommand } from './protocol/command-parser.ts';
 import { CommandReader, type RawCommand } from './protocol/command-reader.ts';
 import type { Command } from './protocol/command-types.ts';
@@ -143,8 +146,23 @@ export class ImapSession {
       secure: this.transport.secure,
       plaintextAuth: this.plaintextAuth,
       startTlsAvailable: !this.transport.secure,
+      mechanisms: this.server.sasl.mechanisms(this.saslConnection()),
       compressed: this.transport.compressed,
     });
+  }
+
+  /**
+   * This connection as SASL sees it. A trusted-plaintext listener counts as protected (PLAIN and
+   * LOGIN allowed), but only real TLS gives channel-binding data.
+   */
+  saslConnection(): SaslConnection {
+    const tlsSocket = this.transport.tlsSocket;
+    return {
+      service: 'imap',
+      tls: this.authenticationAllowed,
+      channelBindings: tlsSocket ? channelBindingsOf(tlsSocket) : undefined,
+      clientAddress: this.remoteAddress,
+    };
   }
 
   /** Authentication is allowed on this connection now (TLS, or a trusted-plaintext listener). */
@@ -362,7 +380,22 @@ export class ImapSession {
       }
     }
     if (error instanceof MailboxNameError) return bad(`Invalid mailbox name: ${error.message}`);
-    if (error instanceof ForeignMailboxError) return no("No access to other users' mailboxes", { name: 'NOPERM' });
+    if (error instanceof AclError) {
+      switch (error.code) {
+        case 'invalid-rights':
+        case 'invalid-identifier':
+          return bad(error.message);
+        case 'no-permission':
+          return no(`Permission denied: ${error.message}`, { name: 'NOPERM' });
+        case 'owner-rights':
+          return no(error.message, { name: 'CANNOT' });
+        case 'unknown-identifier':
+          return no(error.message, { name: 'NONEXISTENT' });
+      }
+    }
+    if (error instanceof TooManyAclEntriesError) return no(error.message, { name: 'LIMIT' });
+    if (error instanceof QuotaRootNotFoundError) return no('No such quota root', { name: 'NONEXISTENT' });
+    if (error instanceof InvalidQuotaError) return no(error.message, { name: 'CANNOT' });
     if (error instanceof SavedSearchMissingError) return bad('No saved search result ($)');
     if (error instanceof TransportClosedError) return no('Connection closed');
     this.logger.error('command failed', { command: command.name, tag: command.tag, error });

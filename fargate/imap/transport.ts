@@ -135,7 +135,11 @@ export class Transport {
 
   /** Starts DEFLATE in both directions (after the tagged OK to COMPRESS has been flushed). */
   async startCompression(alreadyReceived: Buffer): Promise<void> {
-    await this.flush();
+    // Switch at once, with no await in between: anything sent from here on (an untagged update from
+    // another session, say) must already be compressed (RFC 4978 §3). The socket keeps write order, so
+    // the OK queued before it still goes out first, uncompressed.
+    this.sendPending();
+    if (this.closed) throw new TransportClosedError('connection closed');
     const deflate = createDeflateRaw(DEFLATE_OPTIONS);
     const inflate = createInflateRaw(INFLATE_OPTIONS);
     deflate.on('data', (chunk: Buffer) => {

@@ -39,7 +39,7 @@
  * Account removal deletes only the directory entry; the account's mail is keyed by the account id and
  * is the mailbox layer's to purge.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   formatAddress,
   InvalidAddressError,
@@ -48,23 +48,35 @@ import {
   parseAccountAddress,
   parseAddress,
 } from '../address/address.ts';
+import type { KeyVault } from '../keyvault/key-vault.ts';
+import { DECOY_SALT_SECRET_BYTES } from '../sasl/credentials.ts';
+import type { SaslAccount, SaslDirectory } from '../sasl/mechanism.ts';
 import { ConditionFailedError } from '../store/errors.ts';
 import type { Condition, Item, MetadataStore } from '../store/metadata.ts';
+import {
+  type CredentialForm,
+  credentialFormOf,
+  credentialsForPassword,
+  storedCredentialsOf,
+  verifyAgainstDecoy,
+  verifyCredentialsPassword,
+} from './account-credentials.ts';
 import {
   AccountNotFoundError,
   AddressExistsError,
   AliasNotFoundError,
   ConcurrentChangeError,
+  CorruptItemError,
   DomainBeingRemovedError,
   DomainExistsError,
   DomainNotEmptyError,
   DomainNotFoundError,
   InvalidSettingError,
+  KeyVaultRequiredError,
   RelayHostExistsError,
   RelayHostNotFoundError,
 } from './errors.ts';
 import { formatNetwork, networkContains, parseNetwork } from './ip-network.ts';
-import { deriveCredentials, verifyAgainstDummy, verifyCredentials } from './password.ts';
 import {
   type Account,
   type AddressKind,
@@ -136,8 +148,26 @@ interface Member {
   item: Item;
 }
 
-export class Directory {
-  constructor(private readonly store: MetadataStore) {}
+export interface DirectoryOptions {
+  /**
+   * Seals the plaintext-equivalent verifiers. Needed to set passwords and to serve SASL
+   * (KeyVaultRequiredError without it); looking things up and verifyPassword work without.
+   */
+  keyVault?: KeyVault;
+}
+
+/** Key-vault context of the decoy salt secret. */
+const DECOY_SALT_SECRET_CONTEXT = { purpose: 'sasl-decoy-salt-secret' } as const;
+
+export class Directory implements SaslDirectory {
+  private readonly keyVault: KeyVault | undefined;
+
+  constructor(
+    private readonly store: MetadataStore,
+    options: DirectoryOptions = {},
+  ) {
+    this.keyVault = options.keyVault;
+  }
 
   // Domains
 
@@ -257,21 +287,23 @@ export class Directory {
 
   // Accounts
 
-  async addAccount(address: string, options: NewAccount): Promise<Account> {
-    const parsed = parseAccountAddress(address);
+  async addAccount(name: string, options: NewAccount): Promise<Account> {
+    const parsed = parseAccountAddress(name);
     const quota = validQuota(options.quota ?? {});
     const admin = validBoolean('admin', options.admin ?? false);
-    const credentials = await deriveCredentials(options.password);
+    const address = formatAddress(parsed);
+    const vault = this.requireKeyVault('setting a password');
+    const credentials = await credentialsForPassword(options.password, { address, domain: parsed.domain }, vault);
     const domain = await this.reserve(parsed.domain);
     const now = new Date().toISOString();
     const account = {
-      address: formatAddress(parsed),
+      address,
       localPart: parsed.localPart,
       domain: parsed.domain,
       id: randomUUID(),
       admin,
       quota,
-      credentials,
+      credentials: { ...credentials },
       createdAt: now,
       passwordChangedAt: now,
     };
@@ -304,12 +336,14 @@ export class Directory {
     return withoutCredentials(decodeAccount(item));
   }
 
-  /** Replaces every verifier of the account with ones derived from the new password. */
+  /** Replaces every verifier of the account (the whole attribute) with ones derived from the new password. */
   async setPassword(address: string, password: string): Promise<void> {
+    const vault = this.requireKeyVault('setting a password');
     const { item } = await this.requireMember(parseAccountAddress(address), 'account');
-    const credentials = await deriveCredentials(password);
+    const account = decodeAccount(item);
+    const credentials = await credentialsForPassword(password, account, vault);
     await this.updateMember(item, 'account', {
-      credentials: credentials as unknown as Item[string],
+      credentials: { ...credentials },
       passwordChangedAt: new Date().toISOString(),
     });
   }
@@ -333,21 +367,94 @@ export class Directory {
 
   /**
    * The account when the password is right, else undefined. Unknown accounts, malformed addresses and
-   * wrong passwords all cost one scrypt computation and look the same to the caller.
+   * wrong passwords all cost one scrypt computation at today's cost and look the same to the caller.
+   * A scrypt-only account (account-credentials.ts) is upgraded to every verifier when its password matches.
    */
   async verifyPassword(address: string, password: string): Promise<Account | undefined> {
-    let member: Member | undefined;
-    try {
-      member = await this.findMember(parseAccountAddress(address));
-    } catch (error) {
-      if (!(error instanceof InvalidAddressError)) throw error;
-    }
-    if (!member || memberBaseOf(member.item).kind !== 'account') {
-      await verifyAgainstDummy(password);
+    const text = typeof password === 'string' ? password : '';
+    const member = await this.findAccountMember(address);
+    if (!member) {
+      await verifyAgainstDecoy(text);
       return undefined;
     }
     const account = decodeAccount(member.item);
-    return (await verifyCredentials(account.credentials, password)) ? withoutCredentials(account) : undefined;
+    const form = credentialFormOf(account.credentials);
+    if (!(await verifyCredentialsPassword(form, text))) return undefined;
+    if (form.form === 'scrypt-only') await this.upgradeCredentials(member.item, text);
+    return withoutCredentials(account);
+  }
+
+  // The SASL port (shared/sasl/mechanism.ts)
+
+  /** The account a client-supplied name designates, with its verifiers; undefined when none may log in. */
+  async lookupCredentials(authcid: string): Promise<SaslAccount | undefined> {
+    const vault = this.requireKeyVault('SASL authentication');
+    const member = await this.findAccountMember(authcid);
+    if (!member) return undefined;
+    const account = decodeAccount(member.item);
+    const form: CredentialForm = credentialFormOf(account.credentials);
+    const credentials = storedCredentialsOf(form, account.address, vault, (password) =>
+      this.upgradeCredentials(member.item, password),
+    );
+    return credentials && { login: account.address, credentials };
+  }
+
+  async isAdmin(login: string): Promise<boolean> {
+    const member = await this.findAccountMember(login);
+    return member ? decodeAccount(member.item).admin : false;
+  }
+
+  /**
+   * The domain's legacy switch; the default for a name without a domain or in a domain we do not
+   * host, so the answer says nothing about which accounts exist.
+   */
+  async legacyMechanismsEnabled(domain: string | undefined): Promise<boolean> {
+    if (domain === undefined) return DEFAULT_LEGACY_SASL_MECHANISMS;
+    let domainName: string;
+    try {
+      domainName = normalizeDomain(domain);
+    } catch (error) {
+      if (error instanceof InvalidAddressError) return DEFAULT_LEGACY_SASL_MECHANISMS;
+      throw error;
+    }
+    const active = await this.activeDomain(domainName);
+    return active ? active.legacySaslMechanisms : DEFAULT_LEGACY_SASL_MECHANISMS;
+  }
+
+  async domainsWithLegacyMechanisms(): Promise<string[]> {
+    const domains = await this.listDomains();
+    return domains.filter((domain) => domain.state === 'active' && domain.legacySaslMechanisms).map((d) => d.name);
+  }
+
+  /**
+   * The secret every listener process derives unknown users' SCRAM salts from, so an unknown user's
+   * salt is the same from every process and across restarts (shared/sasl createDecoyCredentials).
+   * Created on first use and kept sealed with the key vault; when two processes create it at once, the
+   * first write wins and both use it.
+   */
+  async decoySaltSecret(): Promise<Buffer> {
+    const vault = this.requireKeyVault('the SASL decoy');
+    const key = keys.decoySaltSecret;
+    let item = await this.store.get(key.pk, key.sk);
+    if (!item) {
+      const sealed = await vault.encrypt(randomBytes(DECOY_SALT_SECRET_BYTES), DECOY_SALT_SECRET_CONTEXT);
+      const created = { ...key, v: DIRECTORY_SCHEMA_VERSION, sealed, createdAt: new Date().toISOString() };
+      try {
+        await this.store.put(created, [ABSENT]);
+        item = created;
+      } catch (error) {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        item = await this.store.get(key.pk, key.sk);
+        if (!item) throw new ConcurrentChangeError('the decoy salt secret was removed while it was being created');
+      }
+    }
+    checkVersion(item);
+    if (typeof item.sealed !== 'string') throw new CorruptItemError(key.pk, key.sk, 'no sealed secret');
+    const secret = await vault.decrypt(item.sealed, DECOY_SALT_SECRET_CONTEXT);
+    if (secret.length !== DECOY_SALT_SECRET_BYTES) {
+      throw new CorruptItemError(key.pk, key.sk, `the secret is not ${DECOY_SALT_SECRET_BYTES} bytes`);
+    }
+    return secret;
   }
 
   // Aliases
@@ -431,6 +538,48 @@ export class Directory {
   }
 
   // Internals
+
+  private requireKeyVault(operation: string): KeyVault {
+    if (!this.keyVault) throw new KeyVaultRequiredError(operation);
+    return this.keyVault;
+  }
+
+  /** The live account a name designates; undefined for anything else, a malformed name included. */
+  private async findAccountMember(name: string): Promise<Member | undefined> {
+    let address: MailAddress;
+    try {
+      address = parseAccountAddress(name);
+    } catch (error) {
+      if (error instanceof InvalidAddressError) return undefined;
+      throw error;
+    }
+    const member = await this.findMember(address);
+    return member && memberBaseOf(member.item).kind === 'account' ? member : undefined;
+  }
+
+  /**
+   * Replaces a scrypt-only attribute with every verifier, after its password matched. Only if the
+   * account and its password are unchanged since they were read. Failing changes nothing the login
+   * depends on: the old form keeps working and the next login tries again, so errors are not raised
+   * (a password today's rules refuse, e.g. one SASLprep rejects, simply stays scrypt-only).
+   */
+  private async upgradeCredentials(item: Item, password: string): Promise<void> {
+    if (!this.keyVault) return;
+    const account = decodeAccount(item);
+    try {
+      const credentials = await credentialsForPassword(password, account, this.keyVault);
+      await this.store.update(item.pk, item.sk, {
+        set: { credentials: { ...credentials } },
+        conditions: [
+          { attribute: 'id', op: '=', value: account.id },
+          { attribute: 'passwordChangedAt', op: '=', value: account.passwordChangedAt },
+          CURRENT_VERSION,
+        ],
+      });
+    } catch {
+      // See above: the scrypt-only form stays, and keeps verifying.
+    }
+  }
 
   private async activeDomain(domainName: string): Promise<Domain | undefined> {
     const key = keys.domain(domainName);

@@ -111,3 +111,26 @@ export class UnsupportedSchemaError extends DirectoryStateError {
     super(`directory item ${pk} / ${sk} has schema version ${String(version)}, newer than this program understands`);
   }
 }
+
+/**
+ * The directory was opened without a key vault, and the operation needs one: setting a password (the
+ * legacy verifiers are sealed with it) or serving SASL. A wiring mistake, not bad input.
+ */
+export class KeyVaultRequiredError extends Error {
+  override name = 'KeyVaultRequiredError';
+  constructor(operation: string) {
+    super(`${operation} needs a key vault; this directory was opened without one`);
+  }
+}
+
+/** A directory item this program wrote cannot be read back: the store's data is damaged. */
+export class CorruptItemError extends DirectoryStateError {
+  override name = 'CorruptItemError';
+  constructor(
+    readonly pk: string,
+    readonly sk: string,
+    detail: string,
+  ) {
+    super(`directory item ${pk} / ${sk} is damaged: ${detail}`);
+  }
+}

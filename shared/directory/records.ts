@@ -5,7 +5,6 @@
  */
 import type { AttributeValue, Item } from '../store/metadata.ts';
 import { UnsupportedSchemaError } from './errors.ts';
-import type { Credentials } from './password.ts';
 
 /** Every directory item carries `v`; a program refuses items newer than it understands. */
 export const DIRECTORY_SCHEMA_VERSION = 1;
@@ -13,6 +12,7 @@ export const DIRECTORY_SCHEMA_VERSION = 1;
 export const DIRECTORY_PK = 'directory';
 const DOMAIN_SK_PREFIX = 'domain#';
 const RELAY_SK_PREFIX = 'relay#';
+const DECOY_SALT_SECRET_SK = 'sasl#decoy-salt-secret';
 const DOMAIN_PK_PREFIX = 'domain#';
 const ADDRESS_SK_PREFIX = 'address#';
 
@@ -21,6 +21,8 @@ export const keys = {
   domainsPrefix: DOMAIN_SK_PREFIX,
   relayHost: (network: string) => ({ pk: DIRECTORY_PK, sk: `${RELAY_SK_PREFIX}${network}` }),
   relayHostsPrefix: RELAY_SK_PREFIX,
+  /** The sealed secret unknown users' SCRAM salts are derived from (see Directory.decoySaltSecret). */
+  decoySaltSecret: { pk: DIRECTORY_PK, sk: DECOY_SALT_SECRET_SK },
   /** The partition holding a domain's accounts and aliases. */
   domainMembers: (domain: string) => `${DOMAIN_PK_PREFIX}${domain}`,
   address: (localPart: string, domain: string) => ({
@@ -67,7 +69,8 @@ export interface Account {
 }
 
 export interface AccountWithCredentials extends Account {
-  credentials: Credentials;
+  /** The stored attribute as is; account-credentials.ts reads and writes it. */
+  credentials: AttributeValue;
 }
 
 export interface Alias {
@@ -142,7 +145,7 @@ export function accountItem(account: AccountWithCredentials, domainId: string): 
     id: account.id,
     admin: account.admin,
     quota: quotaValue(account.quota),
-    credentials: account.credentials as unknown as AttributeValue,
+    credentials: account.credentials,
     createdAt: account.createdAt,
     passwordChangedAt: account.passwordChangedAt,
   };
@@ -157,7 +160,7 @@ export function decodeAccount(item: Item): AccountWithCredentials {
     id: item.id as string,
     admin: item.admin as boolean,
     quota: item.quota as QuotaLimits,
-    credentials: item.credentials as Credentials,
+    credentials: item.credentials ?? null,
     createdAt: item.createdAt as string,
     passwordChangedAt: item.passwordChangedAt as string,
   };

@@ -43,6 +43,7 @@ export {
   deleteMailbox,
   getMailboxByName,
   listDeletedMailboxes,
+  listExistingMailboxes,
   listMailboxes,
   listSubscriptions,
   MAX_MAILBOXES_PER_ACCOUNT,
@@ -86,5 +87,11 @@ export {
 } from './names.ts';
 export { getQuotaUsage, type QuotaLimit, type QuotaUsage } from './quota.ts';
 export { type ReconcileOutcome, reconcileMailboxCounters, reconcileQuota } from './reconcile.ts';
-export { type PurgeResult, purgeDeletedMailbox, purgeExpungedMessages, trimChangeLog } from './retention.ts';
+export {
+  type PurgeResult,
+  purgeAccount,
+  purgeDeletedMailbox,
+  purgeExpungedMessages,
+  trimChangeLog,
+} from './retention.ts';
 export { MAX_UID } from './schema.ts';

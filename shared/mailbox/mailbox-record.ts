@@ -15,6 +15,7 @@ import {
   numberOf,
   optionalNumberOf,
   optionalStringOf,
+  StoreItemError,
   stringOf,
 } from './schema.ts';
 
@@ -36,6 +37,10 @@ export interface Mailbox {
   createdAt: Date;
   /** Set while the mailbox is in the hidden DELETED/ namespace. */
   deletedAt?: Date;
+  /** RFC 4314 rights by identifier (`anyone`, `local@domain`, `-local@domain`, ...); shared/acl owns it. */
+  acl: Record<string, string>;
+  /** For account identifiers in `acl`: the account id they were granted to (shared/acl). */
+  aclAccountIds: Record<string, string>;
 }
 
 /** What message operations need to name a mailbox: its id, and its account for quota. */
@@ -58,7 +63,21 @@ export function toMailbox(item: Item): Mailbox {
     size: numberOf(item, 'size'),
     createdAt: new Date(numberOf(item, 'createdAt')),
     ...(deletedAt !== undefined ? { deletedAt: new Date(deletedAt) } : {}),
+    acl: stringMapOf(item, 'acl'),
+    aclAccountIds: stringMapOf(item, 'aclAccountIds'),
   };
+}
+
+function stringMapOf(item: Item, attribute: string): Record<string, string> {
+  const value = item[attribute];
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new StoreItemError(item, `${attribute} is not a map`);
+  }
+  if (Object.values(value).some((entry) => typeof entry !== 'string')) {
+    throw new StoreItemError(item, `${attribute} is not a map of strings`);
+  }
+  return value as Record<string, string>;
 }
 
 /** The mailbox item; MailboxNotFoundError when absent or (unless asked) deleted. */

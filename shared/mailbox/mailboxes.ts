@@ -134,12 +134,20 @@ export async function getMailboxByName(store: MailStore, account: string, name: 
 
 /** Every visible mailbox of the account (INBOX included), in name order, with their counters. */
 export async function listMailboxes(store: MailStore, account: string): Promise<Mailbox[]> {
-  assertAccountId(account);
-  const mailboxes = await validMailboxes(store, account, NAME_PREFIX);
+  const mailboxes = await listExistingMailboxes(store, account);
   if (!mailboxes.some((mailbox) => mailbox.name === INBOX)) {
     mailboxes.unshift(await getMailboxByName(store, account, INBOX));
   }
   return mailboxes;
+}
+
+/**
+ * The visible mailboxes that exist, in name order, without making INBOX: for maintenance (the expire job,
+ * quota reconciliation) and for owners that have no INBOX (a domain's shared mailboxes).
+ */
+export async function listExistingMailboxes(store: MailStore, account: string): Promise<Mailbox[]> {
+  assertAccountId(account);
+  return validMailboxes(store, account, NAME_PREFIX);
 }
 
 /**

@@ -10,7 +10,7 @@
 import { ConditionFailedError } from '../store/errors.ts';
 import type { MailStore } from './mail-store.ts';
 import { readMailboxItem } from './mailbox-record.ts';
-import { listMailboxes } from './mailboxes.ts';
+import { listExistingMailboxes } from './mailboxes.ts';
 import { listMessages } from './messages.ts';
 import { SEEN } from './names.ts';
 import { accountPk, MAILBOX_SK, mailboxPk, numberOf, QUOTA_SK } from './schema.ts';
@@ -43,7 +43,7 @@ export async function reconcileQuota(store: MailStore, account: string): Promise
   if (Date.now() - changedAt <= store.settleMs) return 'busy';
   let bytes = 0;
   let messages = 0;
-  for (const mailbox of await listMailboxes(store, account)) {
+  for (const mailbox of await listExistingMailboxes(store, account)) {
     const tally = await tallyMailbox(store, mailbox.id);
     bytes += tally.size;
     messages += tally.messages;

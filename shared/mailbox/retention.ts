@@ -1,6 +1,6 @@
 /**
  * What the expire job (the only deleter) calls once retention has passed: purging expunged entries,
- * trimming the change log, purging mailboxes deleted into DELETED/. Each step is ordered so a crash
+ * trimming the change log, purging mailboxes deleted into DELETED/, purging removed accounts. Each step is ordered so a crash
  * part-way is finished by the next run:
  *   - a purge first raises the mailbox's `purgedModseq` (so QRESYNC knows VANISHED may be incomplete),
  *     then deletes the entry's items, then lowers the blob's reference count (never before: a crash
@@ -24,6 +24,7 @@ import {
   detailSk,
   MAILBOX_SK,
   mailboxPk,
+  NAME_PREFIX,
   numberOf,
   STATE_PREFIX,
   stringOf,
@@ -109,20 +110,51 @@ export async function purgeDeletedMailbox(
     throw new MailboxNotFoundError(mailboxId);
   }
   const result: PurgeResult = { purged: 0, unreferencedBlobs: [] };
-  for (;;) {
-    const page = await store.metadata.query(mailboxPk(mailboxId), { limit: PURGE_PAGE });
-    const entries = page.items.filter((item) => item.sk.startsWith(STATE_PREFIX));
-    const others = page.items.filter((item) => !item.sk.startsWith(STATE_PREFIX) && item.sk !== MAILBOX_SK);
-    await purgeEntries(store, entries, result, []);
-    await mapBounded(others, (item) => store.metadata.delete(item.pk, item.sk));
-    if (entries.length + others.length === 0) break;
-  }
+  await purgeMailboxContents(store, mailboxId, result);
   const records = await store.metadata.query(accountPk(account), { beginsWith: DELETED_PREFIX });
   for (const record of records.items) {
     if (stringOf(record, 'mailboxId') === mailboxId) await store.metadata.delete(record.pk, record.sk);
   }
   await store.metadata.delete(mailboxPk(mailboxId), MAILBOX_SK);
   return result;
+}
+
+/**
+ * Purges everything of an account the directory no longer has (the expire job decides that, after the
+ * retention period): every mailbox its names and DELETED/ records point to, then the account's own items
+ * (names, subscriptions, records, counters). The names and records go last, so a crash part-way leaves
+ * them for the next run to find the remaining mailboxes by.
+ */
+export async function purgeAccount(store: MailStore, account: string): Promise<PurgeResult> {
+  const result: PurgeResult = { purged: 0, unreferencedBlobs: [] };
+  const pk = accountPk(account);
+  for (;;) {
+    const page = await store.metadata.query(pk, { limit: PURGE_PAGE });
+    if (page.items.length === 0) return result;
+    for (const item of page.items) {
+      if (item.sk.startsWith(NAME_PREFIX) || item.sk.startsWith(DELETED_PREFIX)) {
+        const mailboxId = stringOf(item, 'mailboxId');
+        const mailbox = await store.metadata.get(mailboxPk(mailboxId), MAILBOX_SK);
+        if (mailbox?.account === account) {
+          await purgeMailboxContents(store, mailboxId, result);
+          await store.metadata.delete(mailboxPk(mailboxId), MAILBOX_SK);
+        }
+      }
+      await store.metadata.delete(item.pk, item.sk);
+    }
+  }
+}
+
+/** Every item of a mailbox's partition but the mailbox item: entries (lowering blob counts) and the rest. */
+async function purgeMailboxContents(store: MailStore, mailboxId: string, result: PurgeResult): Promise<void> {
+  for (;;) {
+    const page = await store.metadata.query(mailboxPk(mailboxId), { limit: PURGE_PAGE });
+    const entries = page.items.filter((item) => item.sk.startsWith(STATE_PREFIX));
+    const others = page.items.filter((item) => !item.sk.startsWith(STATE_PREFIX) && item.sk !== MAILBOX_SK);
+    await purgeEntries(store, entries, result, []);
+    await mapBounded(others, (item) => store.metadata.delete(item.pk, item.sk));
+    if (entries.length + others.length === 0) return;
+  }
 }
 
 /** Deletes entries (details first: a crash leaves a state item the next run finds), then their references. */

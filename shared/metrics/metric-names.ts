@@ -116,6 +116,18 @@ export const Metric = {
     dimensionSets: [service],
     description: 'Age of the oldest message in the outbound queue, sampled once a minute.',
   },
+  MessagesSigned: {
+    name: 'MessagesSigned',
+    unit: 'Count',
+    dimensionSets: [service],
+    description: "Outbound messages the dkim-sign function signed with the sender domain's active key.",
+  },
+  MessagesUnsigned: {
+    name: 'MessagesUnsigned',
+    unit: 'Count',
+    dimensionSets: [service, byReason],
+    description: 'Outbound messages sent without a DKIM signature: no active key for the domain, or not signable.',
+  },
   ExpiredItems: {
     name: 'ExpiredItems',
     unit: 'Count',
@@ -139,4 +151,8 @@ export const MetricReason = {
   FunctionFailed: 'function-failed',
   StoreFailed: 'store-failed',
   RemoteRejected: 'remote-rejected',
+  /** An outbound message still undelivered when its queue lifetime ran out. */
+  Expired: 'expired',
+  NoDkimKey: 'no-dkim-key',
+  Unsignable: 'unsignable',
 } as const;

@@ -52,6 +52,11 @@ export const DEFAULT_ACCOUNT_POLICY: ThrottlePolicy = {
 export const MAX_THROTTLE_ENTRIES = 100_000;
 /** A score decayed below this is forgotten. */
 const FORGET_BELOW = 0.05;
+/**
+ * Slack for the decay between failures, so that `refuseAt` failures in quick succession do reach
+ * `refuseAt` (three failures a second apart score a hair under three).
+ */
+const DECAY_SLACK = 0.05;
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -83,10 +88,11 @@ class ThrottleTable {
   fail(key: string, now: number): number {
     const entry = this.current(key, now) ?? { score: 0, updatedAt: now, refusedUntil: 0 };
     entry.score += 1;
-    if (entry.score >= this.policy.refuseAt && entry.refusedUntil <= now)
+    if (entry.score + DECAY_SLACK >= this.policy.refuseAt && entry.refusedUntil <= now)
       entry.refusedUntil = now + this.policy.refusalMs;
     this.touch(key, entry);
-    const excess = Math.floor(entry.score - this.policy.freeFailures);
+    // The same slack as for refusal: a failure a moment after another still counts whole.
+    const excess = Math.floor(entry.score + DECAY_SLACK - this.policy.freeFailures);
     if (excess <= 0) return 0;
     return Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (excess - 1));
   }

@@ -45,7 +45,12 @@ export async function beginAuthentication(
   try {
     if (request.legacy && !(await ctx.directory.legacyMechanismsEnabled(domainOf(authcid)))) {
       return {
-        failure: { kind: 'mechanism-not-allowed', detail: 'legacy mechanisms are off for this domain', authcid },
+        failure: {
+          kind: 'mechanism-not-allowed',
+          detail: 'legacy mechanisms are off for this domain',
+          authcid,
+          requirement: 'domain-policy',
+        },
       };
     }
     const account = await ctx.directory.lookupCredentials(authcid);

@@ -33,7 +33,7 @@ const scryptAsync = promisify(scrypt) as (
 
 /** scrypt cost for PLAIN/LOGIN: 32 MiB and roughly 50-100 ms per check; libuv's 4 threads bound concurrency. */
 export const SCRYPT_COST = { N: 2 ** 15, r: 8, p: 1 } as const;
-const SCRYPT_HASH_BYTES = 32;
+export const SCRYPT_HASH_BYTES = 32;
 /** Allowed scrypt memory when checking stored records (their N and r may differ from today's). */
 const SCRYPT_MAX_MEMORY = 256 * 1024 * 1024;
 /**
@@ -85,12 +85,24 @@ export interface DerivedCredentials {
   legacy: LegacyVerifiers;
 }
 
-/** What the mechanisms verify against: the record as loaded, legacy verifiers decrypted on demand. */
+/**
+ * What the mechanisms verify against: an account's record as loaded, legacy verifiers decrypted on
+ * demand. The directory also hands out accounts whose record predates SCRAM and the legacy verifiers
+ * (a scrypt hash only): `scram` and the legacy verifiers are then absent, and those mechanisms fail
+ * for the account as a wrong password would.
+ */
 export interface StoredCredentials {
-  scrypt: ScryptVerifier;
-  scram: Record<ScramHash, ScramVerifier>;
+  /** Checks a password given in the clear (PLAIN, LOGIN). Always does the full hashing work. */
+  verifyPassword(password: string): Promise<boolean>;
+  scram: Record<ScramHash, ScramVerifier> | undefined;
   /** Decrypts the legacy verifiers (a key-vault call); undefined when the record has none. */
   legacyVerifiers(): Promise<LegacyVerifiers | undefined>;
+}
+
+/** A record made by `sealCredentials`, loaded: every verifier is there. */
+export interface OpenedCredentials extends StoredCredentials {
+  scrypt: ScryptVerifier;
+  scram: Record<ScramHash, ScramVerifier>;
 }
 
 /** The password cannot be used: empty, too long, or refused by SASLprep (RFC 4013). */
@@ -271,11 +283,16 @@ export async function sealCredentials(derived: DerivedCredentials, vault: KeyVau
   return JSON.stringify(record);
 }
 
-/**
- * Loads a stored record. `username` must be the login it was sealed for; the legacy verifiers decrypt
- * only then. Throws `CredentialRecordError` on a malformed record.
- */
-export function openCredentials(record: string, vault: KeyVault, username: string): StoredCredentials {
+/** A stored record's verifiers, validated; the legacy ones still sealed. Needs no key vault. */
+export interface ParsedCredentialRecord {
+  scrypt: ScryptVerifier;
+  scram: Record<ScramHash, ScramVerifier>;
+  /** The key-vault envelope of the legacy verifiers, when the record has them. */
+  legacyEnvelope: string | undefined;
+}
+
+/** Parses a stored record. Throws `CredentialRecordError` on a malformed one. */
+export function parseCredentialRecord(record: string): ParsedCredentialRecord {
   let parsed: unknown;
   try {
     parsed = JSON.parse(record);
@@ -303,12 +320,22 @@ export function openCredentials(record: string, vault: KeyVault, username: strin
   };
   const envelope = root.legacy;
   if (envelope !== undefined && typeof envelope !== 'string') throw new CredentialRecordError('legacy is not a string');
+  return { scrypt, scram, legacyEnvelope: envelope };
+}
+
+/**
+ * Loads a stored record. `username` must be the login it was sealed for; the legacy verifiers decrypt
+ * only then. Throws `CredentialRecordError` on a malformed record.
+ */
+export function openCredentials(record: string, vault: KeyVault, username: string): OpenedCredentials {
+  const { scrypt, scram, legacyEnvelope } = parseCredentialRecord(record);
   return {
     scrypt,
     scram,
+    verifyPassword: (password) => verifyScryptPassword(scrypt, password),
     async legacyVerifiers() {
-      if (envelope === undefined) return undefined;
-      const plaintext = await vault.decrypt(envelope, legacyContext(username));
+      if (legacyEnvelope === undefined) return undefined;
+      const plaintext = await vault.decrypt(legacyEnvelope, legacyContext(username));
       return legacyFrom(plaintext);
     },
   };
@@ -396,7 +423,7 @@ function bytesAt(value: unknown, name: string, encoding: 'base64' | 'hex', lengt
  * as real records, so a legacy mechanism pays the same vault call for both.
  */
 export interface DecoyCredentials {
-  credentials: StoredCredentials;
+  credentials: OpenedCredentials;
   /**
    * A SCRAM salt for an unknown user that stays the same across attempts (a fresh random salt per
    * attempt would tell an observer the user does not exist).
@@ -405,7 +432,7 @@ export interface DecoyCredentials {
 }
 
 const DECOY_USERNAME = 'decoy@decoy.invalid';
-const DECOY_SALT_SECRET_BYTES = 32;
+export const DECOY_SALT_SECRET_BYTES = 32;
 
 /**
  * `saltSecret` keeps decoy salts the same across processes and restarts: give every listener process

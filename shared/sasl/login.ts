@@ -5,7 +5,6 @@
  */
 import { beginAuthentication } from './authenticate.ts';
 import { decodeUtf8Strict } from './client-response.ts';
-import { verifyScryptPassword } from './credentials.ts';
 import { MAX_IDENTITY_BYTES, MAX_PASSWORD_BYTES } from './limits.ts';
 import { failure, type SaslContext, type SaslMechanism, type SaslStepResult } from './mechanism.ts';
 
@@ -40,7 +39,7 @@ export class LoginMechanism implements SaslMechanism {
     }
     const begun = await beginAuthentication(this.ctx, { authcid: this.username, legacy: false });
     if ('failure' in begun) return begun;
-    const verified = await verifyScryptPassword(begun.attempt.credentials.scrypt, password);
+    const verified = await begun.attempt.credentials.verifyPassword(password);
     return begun.attempt.finish(verified, '', 'wrong password');
   }
 }

@@ -14,7 +14,10 @@
  * | authorization-denied   | 535 5.7.8            | NO [AUTHORIZATIONFAILED]   | NO                      |
  * | malformed              | 501 5.5.2            | BAD                        | NO                      |
  * | aborted                | 501 5.7.0            | BAD                        | NO                      |
- * | mechanism-not-allowed  | 538 5.7.11 / 504     | NO [PRIVACYREQUIRED] / NO  | NO (ENCRYPT-NEEDED)     |
+ * | mechanism-not-allowed  | by `requirement`:    |                            |                         |
+ * |   tls                  | 538 5.7.11           | NO [PRIVACYREQUIRED]       | NO (ENCRYPT-NEEDED)     |
+ * |   channel-binding      | 504 5.5.4            | NO [CANNOT]                | NO                      |
+ * |   domain-policy, ntlmv2| 534 5.7.9            | NO [CANNOT]                | NO                      |
  * | throttled, unavailable | 454 4.7.0            | NO [UNAVAILABLE]           | NO (TRYLATER)           |
  */
 
@@ -55,6 +58,10 @@ export interface SaslDirectory {
    * no domain). Must not depend on whether the account exists: that would let them be enumerated.
    */
   legacyMechanismsEnabled(domain: string | undefined): Promise<boolean>;
+  /** The hosted domains whose legacy switch is on: whether to advertise them, and DIGEST-MD5's realms. */
+  domainsWithLegacyMechanisms(): Promise<string[]>;
+  /** The secret shared by every listener process that decoy SCRAM salts are derived from. */
+  decoySaltSecret(): Promise<Buffer>;
 }
 
 export interface SaslContext {
@@ -97,6 +104,12 @@ export interface SaslFailure {
   retryAfterMs?: number;
   /** For `unavailable`: the underlying error. */
   cause?: unknown;
+  /**
+   * For `mechanism-not-allowed`, what was missing: TLS (PLAIN, LOGIN), TLS channel-binding data
+   * (-PLUS), a domain whose legacy mechanisms are on, or an NTLMv2 response rather than NTLMv1 (the
+   * last two are RFC 4954 §6's "mechanism is too weak").
+   */
+  requirement?: 'tls' | 'channel-binding' | 'domain-policy' | 'ntlmv2';
 }
 
 export interface SaslIdentity {

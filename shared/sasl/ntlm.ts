@@ -86,7 +86,10 @@ export class NtlmMechanism implements SaslMechanism {
     if (!isV2) {
       const kind =
         ntResponse.length === NTLMV1_RESPONSE_BYTES ? 'NTLMv1' : ntResponse.length === 0 ? 'LM-only' : 'unknown';
-      return failure('mechanism-not-allowed', `${kind} response refused: only NTLMv2 is accepted`, { authcid: login });
+      return failure('mechanism-not-allowed', `${kind} response refused: only NTLMv2 is accepted`, {
+        authcid: login,
+        requirement: 'ntlmv2',
+      });
     }
     const begun = await beginAuthentication(this.ctx, { authcid: login, legacy: true });
     if ('failure' in begun) return begun;

@@ -4,7 +4,6 @@
  */
 import { beginAuthentication } from './authenticate.ts';
 import { decodeUtf8Strict } from './client-response.ts';
-import { verifyScryptPassword } from './credentials.ts';
 import { MAX_IDENTITY_BYTES, MAX_PASSWORD_BYTES } from './limits.ts';
 import { failure, type SaslContext, type SaslMechanism, type SaslStepResult } from './mechanism.ts';
 
@@ -25,7 +24,7 @@ export class PlainMechanism implements SaslMechanism {
     if ('error' in message) return failure('malformed', message.error);
     const begun = await beginAuthentication(this.ctx, { authcid: message.authcid, legacy: false });
     if ('failure' in begun) return begun;
-    const verified = await verifyScryptPassword(begun.attempt.credentials.scrypt, message.password);
+    const verified = await begun.attempt.credentials.verifyPassword(message.password);
     return begun.attempt.finish(verified, message.authzid, 'wrong password');
   }
 }

@@ -109,10 +109,12 @@ class GuardedMechanism implements SaslMechanism {
 
   private refusal(): SaslStepResult | undefined {
     if (TLS_ONLY.has(this.name) && !this.ctx.tls) {
-      return failure('mechanism-not-allowed', `${this.name} needs TLS`);
+      return failure('mechanism-not-allowed', `${this.name} needs TLS`, { requirement: 'tls' });
     }
     if (CHANNEL_BOUND.has(this.name) && !hasChannelBinding(this.ctx.channelBindings)) {
-      return failure('mechanism-not-allowed', `${this.name} needs TLS channel-binding data`);
+      return failure('mechanism-not-allowed', `${this.name} needs TLS channel-binding data`, {
+        requirement: 'channel-binding',
+      });
     }
     const throttle = this.ctx.throttle;
     if (throttle) {

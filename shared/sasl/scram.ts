@@ -54,6 +54,8 @@ interface Exchange {
   attempt: AuthenticationAttempt;
   verifier: ScramVerifier;
   cbindData: Buffer;
+  /** False when the account (or the decoy) is checked against the decoy's verifier. */
+  hasVerifier: boolean;
 }
 
 export class ScramMechanism implements SaslMechanism {
@@ -100,12 +102,14 @@ export class ScramMechanism implements SaslMechanism {
     const begun = await beginAuthentication(this.ctx, { authcid: parsed.username, legacy: false });
     if ('failure' in begun) return begun;
     const { attempt } = begun;
-    const verifier = attempt.credentials.scram[this.hash];
-    const salt = attempt.isDecoy ? this.ctx.decoy.scramSalt(parsed.username, this.hash) : verifier.salt;
+    // An account whose record predates SCRAM looks exactly like an unknown user, and fails the same way.
+    const own = attempt.isDecoy ? undefined : attempt.credentials.scram?.[this.hash];
+    const verifier = own ?? this.ctx.decoy.credentials.scram[this.hash];
+    const salt = own ? own.salt : this.ctx.decoy.scramSalt(parsed.username, this.hash);
     const serverNonce = this.ctx.fixedNonce?.(this.name) ?? randomBytes(SERVER_NONCE_BYTES).toString('base64');
     const nonce = parsed.nonce + serverNonce;
     const serverFirst = `r=${nonce},s=${salt.toString('base64')},i=${verifier.iterations}`;
-    this.exchange = { first: parsed, serverFirst, nonce, attempt, verifier, cbindData };
+    this.exchange = { first: parsed, serverFirst, nonce, attempt, verifier, cbindData, hasVerifier: own !== undefined };
     return { challenge: Buffer.from(serverFirst, 'utf8') };
   }
 
@@ -141,8 +145,13 @@ export class ScramMechanism implements SaslMechanism {
     const clientKey = Buffer.from(proof.map((byte, i) => byte ^ clientSignature[i]!));
     const proofMatches = timingSafeEqual(createHash(algorithm).update(clientKey).digest(), exchange.verifier.storedKey);
 
-    const detail = channelMatches ? 'wrong password' : 'channel bindings do not match';
-    const result = await exchange.attempt.finish(proofMatches && channelMatches, exchange.first.authzid, detail);
+    const detail = !exchange.hasVerifier
+      ? 'no SCRAM verifier (the record predates them)'
+      : channelMatches
+        ? 'wrong password'
+        : 'channel bindings do not match';
+    const verified = proofMatches && channelMatches && exchange.hasVerifier;
+    const result = await exchange.attempt.finish(verified, exchange.first.authzid, detail);
     if ('failure' in result) return result;
     const serverSignature = createHmac(algorithm, exchange.verifier.serverKey).update(authMessage).digest();
     return { success: result.success, serverFinal: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8') };

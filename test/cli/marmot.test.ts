@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Directory } from '../../shared/directory/directory.ts';
+import { LocalKeyVault } from '../../shared/keyvault/local-key-vault.ts';
+import { md4 } from '../../shared/sasl/md4.ts';
 import type { Item } from '../../shared/store/metadata.ts';
 import { SqliteMetadataStore } from '../../shared/store/sqlite/sqlite-metadata-store.ts';
 
@@ -25,6 +27,7 @@ interface Outcome {
 let dataDir: string;
 let store: SqliteMetadataStore;
 let directory: Directory;
+let keyVault: LocalKeyVault;
 
 function environment(): Record<string, string | undefined> {
   const { MARMOT_STORE: _store, ...env } = process.env;
@@ -75,11 +78,19 @@ async function failsCleanly(args: string[], code: number, message: RegExp, stdin
 
 function openStore(): void {
   store = new SqliteMetadataStore(join(dataDir, 'metadata.sqlite'));
-  directory = new Directory(store);
+  directory = new Directory(store, { keyVault });
+}
+
+/** The NT hash the CLI sealed for the account, opened with the data directory's master key. */
+async function storedNtHash(address: string): Promise<Buffer | undefined> {
+  const account = await directory.lookupCredentials(address);
+  return (await account?.credentials.legacyVerifiers())?.ntHash;
 }
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'marmot-cli-'));
+  // The same master key file the CLI opens (created by whichever of the two comes first).
+  keyVault = await LocalKeyVault.open(dataDir);
   openStore();
 });
 
@@ -146,6 +157,8 @@ describe('marmot', () => {
     assert.equal(verified?.address, 'alice@example.com');
     assert.deepEqual(verified?.quota, { storageBytes: 2 * 1024 ** 3, messages: 1000 });
     assert.equal(await directory.verifyPassword('alice@example.com', `${PASSWORD}\n`), undefined);
+    // Every verifier was computed, the legacy ones sealed with the data directory's master key.
+    assert.deepEqual(await storedNtHash('alice@example.com'), md4(Buffer.from(PASSWORD, 'utf16le')));
     // Closing any descriptor of an SQLite file drops this process's POSIX locks on it, so the store
     // is closed while the files (database, WAL, shared memory) are read, then opened again.
     await store.close();
@@ -203,6 +216,12 @@ describe('marmot', () => {
     outcome = await marmot(['domain', 'show', 'EXAMPLE.com', '--json']);
     const domain = JSON.parse(outcome.stdout) as { retentionDays: number; legacySaslMechanisms: boolean };
     assert.deepEqual([domain.retentionDays, domain.legacySaslMechanisms], [60, true]);
+    assert.equal(await directory.legacyMechanismsEnabled('example.com'), true);
+    outcome = await marmot(['domain', 'set', 'example.com', '--no-legacy-sasl']);
+    assert.equal(outcome.code, 0, outcome.stderr);
+    assert.equal(await directory.legacyMechanismsEnabled('example.com'), false);
+    outcome = await marmot(['domain', 'set', 'example.com', '--legacy-sasl']);
+    assert.equal(outcome.code, 0, outcome.stderr);
 
     outcome = await marmot(['account', 'set', 'alice@example.com', '--admin', '--quota-storage', 'none']);
     assert.equal(outcome.code, 0, outcome.stderr);
@@ -221,6 +240,7 @@ describe('marmot', () => {
     const fresh = outcome.stdout.trim();
     assert.ok(await directory.verifyPassword('alice@example.com', fresh));
     assert.equal(await directory.verifyPassword('alice@example.com', PASSWORD), undefined);
+    assert.deepEqual(await storedNtHash('alice@example.com'), md4(Buffer.from(fresh, 'utf16le')));
     await failsCleanly(
       ['account', 'passwd', 'ghost@example.com', '--generate'],
       1,

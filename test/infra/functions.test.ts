@@ -117,19 +117,26 @@ describe('deployed functions', () => {
 });
 
 describe('function grants (least privilege, from the catalog)', () => {
-  it('scan reads and updates the table and reads only the spool', () => {
+  it('scan reads and updates the table and only reads messages', () => {
     const grants = grantsOf('scan');
     assert.deepEqual(actionsOn(grants, arnOf(table)), TABLE_READ_WRITE);
-    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'spool/')), ['s3:GetObject']);
-    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'msg/')), []);
+    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'msg/')), ['s3:GetObject']);
+    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'outbound/')), []);
     assert.deepEqual(actionsOn(grants, arnOf(bucketKey)), ['kms:Decrypt']);
     assert.deepEqual(actionsOn(grants, arnOf(vaultKey)), []);
+  });
+
+  it('dkim-sign reads only queued outbound messages and never writes', () => {
+    const grants = grantsOf('dkim-sign');
+    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'outbound/')), ['s3:GetObject']);
+    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'msg/')), []);
+    assert.deepEqual(actionsOn(grants, arnOf(vaultKey)), ['kms:Decrypt']);
+    assert.ok(!grants.flatMap((s) => s.Action).some((a: string) => a === 's3:PutObject' || a === 's3:DeleteObject'));
   });
 
   it('filter reads messages and writes nothing to the bucket', () => {
     const grants = grantsOf('filter');
     assert.deepEqual(actionsOn(grants, objectArn(bucket, 'msg/')), ['s3:GetObject']);
-    assert.deepEqual(actionsOn(grants, objectArn(bucket, 'spool/')), ['s3:GetObject']);
     assert.ok(!grants.flatMap((s) => s.Action).some((a: string) => a === 's3:PutObject' || a === 's3:DeleteObject'));
   });
 

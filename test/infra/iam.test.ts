@@ -77,7 +77,7 @@ describe('IAM', () => {
         if (resource === '*') continue;
         for (const part of literalParts(resource)) {
           if (!part.includes('*')) continue;
-          assert.match(part, /^(\/(msg|spool|quarantine|spool\/ses-inbound)\/\*|:\*)$/, `${source}: ${part}`);
+          assert.match(part, /^(\/(msg|outbound|spool|quarantine|spool\/ses-inbound)\/\*|:\*)$/, `${source}: ${part}`);
         }
       }
     }

@@ -134,7 +134,7 @@ describe('acknowledgements', () => {
     for (const { id } of wildcards) {
       assert.match(
         id,
-        /IAM5\[Resource::(\*|<\w+\.Arn>\/(msg|spool|quarantine|spool\/ses-inbound)\/\*|<FunctionsExpire\w+\.Arn>:\*)\]$/,
+        /IAM5\[Resource::(\*|<\w+\.Arn>\/(msg|outbound|spool|quarantine|spool\/ses-inbound)\/\*|<FunctionsExpire\w+\.Arn>:\*)\]$/,
       );
     }
     const acknowledgedRules = new Set(all.map(({ id }) => id.replace(/\[.*$/, '')));

@@ -1,6 +1,6 @@
 /**
- * Runs the AWS emulators for the tests: dynalite (DynamoDB, in memory) and s3rver (S3, in a temporary
- * directory), both on 127.0.0.1 port 0. Started by test/support/stores.ts as a child process because
+ * Runs the AWS emulators for the tests: dynalite (DynamoDB, in memory), s3rver (S3, in a temporary
+ * directory) and the KMS stand-in (kms-stand-in.ts), all on 127.0.0.1 port 0. Started by test/support/stores.ts as a child process because
  * s3rver signs ListObjectsV2 continuation tokens with DES, which OpenSSL 3 offers only under
  * `--openssl-legacy-provider`; the test processes themselves should not need that flag.
  *
@@ -10,7 +10,7 @@
  * `Content-Length: 1` and no body instead of 416 (RFC 9110 §14.1.1: no range of an empty
  * representation is satisfiable), which hangs the client.
  *
- * Prints one JSON line `{"dynamodbPort":…,"s3Port":…}` once both listen, and exits (removing its
+ * Prints one JSON line `{"dynamodbPort":…,"s3Port":…,"kmsPort":…}` once all listen, and exits (removing its
  * directory) when its stdin closes, which happens when the test process that started it ends.
  * Plain JavaScript apart from type annotations, so Node runs it without tsx.
  */
@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
+import { startKmsStandIn } from './kms-stand-in.ts';
 
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
@@ -103,5 +104,7 @@ await new Promise<void>((resolve, reject) => {
   dynamodb.listen(0, HOST, resolve);
 });
 const s3Address = await s3.run();
+const kms = await startKmsStandIn(HOST);
 const dynamodbPort = (dynamodb.address() as AddressInfo).port;
-process.stdout.write(`${JSON.stringify({ dynamodbPort, s3Port: s3Address.port })}\n`);
+const kmsPort = (kms.server.address() as AddressInfo).port;
+process.stdout.write(`${JSON.stringify({ dynamodbPort, s3Port: s3Address.port, kmsPort })}\n`);

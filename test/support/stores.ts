@@ -3,8 +3,8 @@
  * a cleanup that closes them and removes what they wrote.
  *
  * The AWS set runs against dynalite and s3rver, started once per test process in a child process
- * (test/support/aws-emulators.ts) that ends with the test process; each open() gets its own table and
- * bucket. awsStoreEnvironment() gives the same to tests that start a process of their own (the CLI).
+ * (test/support/aws-emulators.ts, with a KMS stand-in) that ends with the test process; each open() gets
+ * its own table and bucket. awsStoreEnvironment() gives the same to tests that start a process of their own (the CLI).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -70,7 +70,12 @@ const EMULATOR_START_TIMEOUT_MS = 20_000;
 export interface AwsEmulators {
   dynamodbEndpoint: string;
   s3Endpoint: string;
+  /** The KMS stand-in: any KeyId works; this is the one processes are given. */
+  kmsEndpoint: string;
 }
+
+/** The key-vault key processes started by tests are configured with (MARMOT_KEY_ID). */
+const EMULATOR_KMS_KEY_ID = 'arn:aws:kms:us-east-1:111122223333:key/00000000-0000-4000-8000-000000000000';
 
 let emulators: Promise<AwsEmulators> | undefined;
 
@@ -90,8 +95,16 @@ async function spawnEmulators(): Promise<AwsEmulators> {
   child.unref();
   (child.stdin as Socket).unref();
   (child.stdout as Socket).unref();
-  const { dynamodbPort, s3Port } = JSON.parse(ports) as { dynamodbPort: number; s3Port: number };
-  return { dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`, s3Endpoint: `http://127.0.0.1:${s3Port}` };
+  const { dynamodbPort, s3Port, kmsPort } = JSON.parse(ports) as {
+    dynamodbPort: number;
+    s3Port: number;
+    kmsPort: number;
+  };
+  return {
+    dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
+    s3Endpoint: `http://127.0.0.1:${s3Port}`,
+    kmsEndpoint: `http://127.0.0.1:${kmsPort}`,
+  };
 }
 
 function firstLine(child: ChildProcess): Promise<string> {
@@ -195,6 +208,8 @@ export async function awsStoreEnvironment(): Promise<{ env: Record<string, strin
       AWS_REGION: EMULATOR_REGION,
       MARMOT_DYNAMODB_ENDPOINT: resources.emulators.dynamodbEndpoint,
       MARMOT_S3_ENDPOINT: resources.emulators.s3Endpoint,
+      MARMOT_KEY_ID: EMULATOR_KMS_KEY_ID,
+      MARMOT_KMS_ENDPOINT: resources.emulators.kmsEndpoint,
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
       // Nothing on the test machine should ask the EC2 metadata service for credentials or a region.

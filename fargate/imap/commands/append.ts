@@ -4,53 +4,22 @@
  * computed once (shared/mime) and kept in the index with the entry.
  *
  * SECURITY: the message bytes are untrusted and only parsed by the MIME module; the size was bounded by
- * the command reader and is checked against APPENDLIMIT here; the account's quota is enforced by the
- * mailbox layer (NO [OVERQUOTA]).
+ * the command reader and is checked against APPENDLIMIT here; the quota of the mailbox's owner is
+ * enforced by the mailbox layer (NO [OVERQUOTA]); the `i` right is needed (RFC 4314 §4).
  */
 import { randomUUID } from 'node:crypto';
-import type { Account } from '../../../shared/directory/directory.ts';
+import { permittedFlags } from '../../../shared/acl/index.ts';
 import { MailboxNotFoundError } from '../../../shared/mailbox/errors.ts';
-import type { Mailbox } from '../../../shared/mailbox/mailbox-record.ts';
-import { getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
-import type { JsonValue, SearchFields } from '../../../shared/mailbox/message-record.ts';
+import { indexSearchFields } from '../../../shared/mailbox/index-search-fields.ts';
+import type { JsonValue } from '../../../shared/mailbox/message-record.ts';
 import { appendMessage, expungeMessages } from '../../../shared/mailbox/messages.ts';
-import type { QuotaLimit } from '../../../shared/mailbox/quota.ts';
 import { parseMessageStructure } from '../../../shared/mime/mime-structure.ts';
-import type { MessageStructure, SearchAddress } from '../../../shared/mime/structure-types.ts';
 import { type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
-import { mailboxNameFromWire } from '../namespaces.ts';
 import type { AppendMessage } from '../protocol/command-types.ts';
 import { formatSequenceSet, token } from '../protocol/response-writer.ts';
 import type { ImapSession } from '../session.ts';
-
-/** The account's quota as the mailbox layer takes it. */
-export function quotaLimitOf(account: Account): QuotaLimit {
-  return {
-    ...(account.quota.storageBytes !== undefined ? { storage: account.quota.storageBytes } : {}),
-    ...(account.quota.messages !== undefined ? { messages: account.quota.messages } : {}),
-  };
-}
-
-/**
- * The MIME module's decoded search fields in the form the index keeps them (text, so SEARCH can match
- * substrings of `Name <address>` lists).
- */
-function indexSearchFields(search: MessageStructure['search']): SearchFields {
-  const addresses = (list: readonly SearchAddress[]) =>
-    list.map((entry) => (entry.name ? `${entry.name} <${entry.address}>` : entry.address)).join(', ');
-  return {
-    from: addresses(search.from),
-    to: addresses(search.to),
-    cc: addresses(search.cc),
-    bcc: addresses(search.bcc),
-    subject: search.subject,
-    ...(search.messageId ? { messageId: search.messageId } : {}),
-    ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
-    ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),
-    ...(search.date !== null ? { sentDate: search.date } : {}),
-  };
-}
+import { type OpenedMailbox, openMailbox, quotaOf } from './acl-access.ts';
 
 /** A fresh blob key for a message (the same layout SMTP delivery uses). */
 function newBlobKey(now: Date): string {
@@ -58,24 +27,24 @@ function newBlobKey(now: Date): string {
 }
 
 export async function runAppend(session: ImapSession, command: CommandOf<'APPEND'>): Promise<Completion> {
-  const account = session.account!;
-  const name = mailboxNameFromWire(command.mailbox, session.utf8);
   if (command.messages.some((message) => message.data.length > MAX_APPEND_BYTES)) {
     return no(`Message larger than ${MAX_APPEND_BYTES} bytes`, { name: 'TOOBIG' });
   }
-  let mailbox: Mailbox;
+  let opened: OpenedMailbox;
   try {
-    mailbox = await getMailboxByName(session.server.mail, account.id, name);
+    // RFC 4314 §4: APPEND needs `i` on the target.
+    opened = await openMailbox(session, command.mailbox, 'insert');
   } catch (error) {
     // RFC 9051 §6.3.12: [TRYCREATE] when the target does not exist.
     if (error instanceof MailboxNotFoundError) return no('No such mailbox', { name: 'TRYCREATE' });
     throw error;
   }
+  const { mailbox } = opened;
   const uids: number[] = [];
   let uidValidity = mailbox.uidValidity;
   try {
     for (const message of command.messages) {
-      const appended = await appendOne(session, account, mailbox, message);
+      const appended = await appendOne(session, opened, message);
       uids.push(appended.uid);
       uidValidity = appended.uidValidity;
     }
@@ -91,8 +60,7 @@ export async function runAppend(session: ImapSession, command: CommandOf<'APPEND
 
 async function appendOne(
   session: ImapSession,
-  account: Account,
-  mailbox: Mailbox,
+  { target, mailbox, rights }: OpenedMailbox,
   message: AppendMessage,
 ): Promise<{ uid: number; uidValidity: number }> {
   const structure = parseMessageStructure(message.data);
@@ -106,12 +74,13 @@ async function appendOne(
       blobKey,
       size: message.data.length,
       internalDate: message.internalDate ? new Date(message.internalDate.time) : now,
-      flags: message.flags ?? [],
+      // RFC 4314 §4: flags the rights do not allow are dropped, not refused.
+      flags: permittedFlags(rights, message.flags ?? []),
       envelope: structure.envelope as unknown as JsonValue,
       bodyStructure: structure.body as unknown as JsonValue,
       search: indexSearchFields(structure.search),
     },
-    { quota: quotaLimitOf(account) },
+    { quota: quotaOf(target) },
   );
   return { uid: result.uid, uidValidity: result.uidValidity };
 }

@@ -9,6 +9,7 @@ import type { Command, CommandName } from '../protocol/command-types.ts';
 import { untaggedStatus } from '../protocol/response-writer.ts';
 import { MailboxGoneError } from '../selected-mailbox.ts';
 import type { ImapSession, SessionState } from '../session.ts';
+import { runDeleteAcl, runGetAcl, runListRights, runMyRights, runSetAcl } from './acl.ts';
 import { runAppend } from './append.ts';
 import { runAuthenticate, runLogin } from './authentication.ts';
 import { runCapability, runCompress, runEnable, runId, runLogout, runNoop, runStartTls } from './connection.ts';
@@ -26,6 +27,7 @@ import {
   runStatus,
   runSubscribe,
 } from './mailboxes.ts';
+import { runGetQuota, runGetQuotaRoot, runSetQuota } from './quota.ts';
 import { runSearch, runSort, runThread } from './search.ts';
 import { runCheck, runClose, runSelect, runUnselect } from './select.ts';
 import { runStore } from './store.ts';
@@ -75,6 +77,14 @@ const RULES: Rules = {
   STATUS: { states: AUTHENTICATED, run: runStatus, sync: 'all' },
   APPEND: { states: AUTHENTICATED, run: runAppend, sync: 'all' },
   IDLE: { states: AUTHENTICATED, run: runIdle, sync: 'none' },
+  SETACL: { states: AUTHENTICATED, run: runSetAcl, sync: 'all' },
+  DELETEACL: { states: AUTHENTICATED, run: runDeleteAcl, sync: 'all' },
+  GETACL: { states: AUTHENTICATED, run: runGetAcl, sync: 'all' },
+  LISTRIGHTS: { states: AUTHENTICATED, run: runListRights, sync: 'all' },
+  MYRIGHTS: { states: AUTHENTICATED, run: runMyRights, sync: 'all' },
+  GETQUOTA: { states: AUTHENTICATED, run: runGetQuota, sync: 'all' },
+  GETQUOTAROOT: { states: AUTHENTICATED, run: runGetQuotaRoot, sync: 'all' },
+  SETQUOTA: { states: AUTHENTICATED, run: runSetQuota, sync: 'all' },
   CHECK: { states: SELECTED, run: runCheck, sync: 'all' },
   CLOSE: { states: SELECTED, run: runClose, sync: 'none' },
   UNSELECT: { states: SELECTED, run: runUnselect, sync: 'none' },

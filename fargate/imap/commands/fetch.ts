@@ -50,8 +50,10 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
       item.kind === 'BINARY.SIZE' ||
       (item.kind === 'BODY[]' && (item.section.part.length > 0 || item.section.text !== undefined)),
   );
+  // RFC 4314 §4: a FETCH that would set \Seen does not without the `s` right.
   const marksSeen =
     !selected.readOnly &&
+    selected.rights.includes('s') &&
     items.some(
       (item) =>
         ((item.kind === 'BODY[]' || item.kind === 'BINARY[]') && !item.peek) ||

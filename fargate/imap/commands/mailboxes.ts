@@ -1,16 +1,26 @@
 /**
  * Mailbox commands: CREATE (with RFC 6154 USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (RFC 9051
  * §6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154, CHILDREN), LSUB,
- * STATUS, NAMESPACE. Names are decoded from the wire here and handed to shared/mailbox, which owns the
- * rules about what a name may be.
+ * STATUS, NAMESPACE. Names are resolved in the three namespaces, and the rights RFC 4314 §4 asks for
+ * checked, by acl-access.ts; shared/mailbox owns the rules about what a name may be.
+ *
+ * An administrator also creates accounts' mailbox trees, as cyradm's `cm user/bob@example.com` does:
+ * CREATE of another account's INBOX makes its default mailboxes.
  */
+import { effectiveRights, inheritAcl, requireOperation } from '../../../shared/acl/index.ts';
 import { getMailboxStatus } from '../../../shared/mailbox/changes.ts';
+import {
+  MailboxExistsError,
+  MailboxNotFoundError,
+  MailboxOperationNotAllowedError,
+} from '../../../shared/mailbox/errors.ts';
 import type { Mailbox } from '../../../shared/mailbox/mailbox-record.ts';
 import {
+  createDefaultMailboxes,
   createMailbox,
   deleteMailbox,
   getMailboxByName,
-  listMailboxes,
+  listExistingMailboxes,
   listSubscriptions,
   renameMailbox,
   subscribe,
@@ -20,44 +30,79 @@ import { HIERARCHY_SEPARATOR, INBOX, SPECIAL_USES, superiorNames } from '../../.
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import { joinReference, MAX_LIST_PATTERN_LENGTH, matchesPattern } from '../list-pattern.ts';
-import {
-  isOtherUsersName,
-  mailboxNameFromWire,
-  mailboxNameToWire,
-  OTHER_USERS_NAMESPACES,
-  PERSONAL_NAMESPACES,
-  SHARED_NAMESPACES,
-} from '../namespaces.ts';
+import { mailboxNameToWire, OTHER_USERS_NAMESPACES, PERSONAL_NAMESPACES, SHARED_NAMESPACES } from '../namespaces.ts';
 import type { StatusItem } from '../protocol/command-types.ts';
 import { decodeMailboxName } from '../protocol/mailbox-name.ts';
 import { listResponse, namespaceResponse, statusResponse, untaggedStatus } from '../protocol/response-writer.ts';
 import type { ImapSession } from '../session.ts';
-
-function accountOf(session: ImapSession): string {
-  return session.account!.id;
-}
-
-function nameFromWire(session: ImapSession, wire: string): string {
-  return mailboxNameFromWire(wire, session.utf8);
-}
+import { accessorOf, type MailboxTarget, openMailbox, resolveTarget } from './acl-access.ts';
+import { type VisibleMailbox, visibleMailboxes } from './acl-listing.ts';
 
 export async function runCreate(session: ImapSession, command: CommandOf<'CREATE'>): Promise<Completion> {
   // RFC 9051 §6.3.4: a trailing separator says the client intends to create inferiors; the name is without it.
   const wire = command.mailbox.endsWith(HIERARCHY_SEPARATOR) ? command.mailbox.slice(0, -1) : command.mailbox;
-  const name = nameFromWire(session, wire);
-  if (name.toUpperCase() === INBOX) return no('INBOX always exists', { name: 'ALREADYEXISTS' });
+  const target = await resolveTarget(session, wire);
   if (command.specialUse.length > 1) return no('Only one special use per mailbox', { name: 'USEATTR' });
   const requested = command.specialUse[0];
   const specialUse = SPECIAL_USES.find((use) => use.toLowerCase() === requested?.toLowerCase());
   if (requested !== undefined && !specialUse) return no(`Unsupported special use ${requested}`, { name: 'USEATTR' });
-  await createMailbox(session.server.mail, accountOf(session), name, specialUse ? { specialUse } : {});
+  const mail = session.server.mail;
+  if (target.name === INBOX) {
+    if (target.location.kind === 'own') return no('INBOX always exists', { name: 'ALREADYEXISTS' });
+    return createAccountTree(session, target);
+  }
+  const parent = await nearestSuperior(session, target);
+  // RFC 4314 §4: CREATE needs `k` on the nearest existing parent (the owner has it on its own).
+  if (target.location.kind !== 'own') await requireCreateRight(session, target, parent);
+  const created = await createMailbox(mail, target.owner, target.name, specialUse ? { specialUse } : {});
+  // RFC 4314 §4: a new mailbox SHOULD inherit its parent's ACL.
+  if (parent) await inheritAcl(mail, parent, created, target.ownerAccount?.address);
   return ok('CREATE completed');
 }
 
+/** `CREATE user/bob@example.com` by an administrator: the account's INBOX and default mailboxes. */
+async function createAccountTree(session: ImapSession, target: MailboxTarget): Promise<Completion> {
+  requireOperation(session.account!.admin ? 'k' : '', 'create-child', target.sessionName);
+  const mail = session.server.mail;
+  if ((await listExistingMailboxes(mail, target.owner)).length > 0) throw new MailboxExistsError(target.sessionName);
+  await createDefaultMailboxes(mail, target.owner);
+  return ok('CREATE completed');
+}
+
+/** The nearest existing superior mailbox of the target in its owner, if any. */
+async function nearestSuperior(session: ImapSession, target: MailboxTarget): Promise<Mailbox | undefined> {
+  for (const name of superiorNames(target.name).reverse()) {
+    try {
+      return await getMailboxByName(session.server.mail, target.owner, name);
+    } catch (error) {
+      if (!(error instanceof MailboxNotFoundError)) throw error;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `k` on the nearest existing parent: the superior mailbox, else (at the top of another account's
+ * tree, `user/bob/New`) that account's INBOX, as Cyrus counts `user/bob` the parent of its folders.
+ * New top-level shared mailboxes are for administrators.
+ */
+async function requireCreateRight(session: ImapSession, target: MailboxTarget, superior: Mailbox | undefined) {
+  let parent = superior;
+  if (!parent && target.location.kind === 'personal') {
+    parent = await getMailboxByName(session.server.mail, target.owner, INBOX);
+  }
+  const rights = parent ? effectiveRights(parent, accessorOf(session)) : session.account!.admin ? 'k' : '';
+  requireOperation(rights, 'create-child', target.sessionName);
+}
+
 export async function runDelete(session: ImapSession, command: CommandOf<'DELETE'>): Promise<Completion> {
-  const name = nameFromWire(session, command.mailbox);
-  const mailbox = await getMailboxByName(session.server.mail, accountOf(session), name);
-  await deleteMailbox(session.server.mail, accountOf(session), name);
+  const { target, mailbox } = await openMailbox(session, command.mailbox, 'delete');
+  if (target.name === INBOX) {
+    throw new MailboxOperationNotAllowedError(
+      target.location.kind === 'own' ? 'INBOX cannot be deleted' : "an account's INBOX goes with the account",
+    );
+  }
+  await deleteMailbox(session.server.mail, target.owner, target.name);
   if (session.selected?.id === mailbox.id) {
     // RFC 7162 §3.2.11: [CLOSED] tells the client the selected mailbox is no longer selected.
     session.unselect();
@@ -67,10 +112,13 @@ export async function runDelete(session: ImapSession, command: CommandOf<'DELETE
 }
 
 export async function runRename(session: ImapSession, command: CommandOf<'RENAME'>): Promise<Completion> {
-  const from = nameFromWire(session, command.mailbox);
-  const to = nameFromWire(session, command.newName);
-  if (to.toUpperCase() === INBOX) return no('INBOX already exists', { name: 'ALREADYEXISTS' });
-  await renameMailbox(session.server.mail, accountOf(session), from, to);
+  // RFC 4314 §4: `x` on the mailbox, `k` on the new parent.
+  const from = await openMailbox(session, command.mailbox, 'delete');
+  const to = await resolveTarget(session, command.newName);
+  if (to.owner !== from.target.owner) return no('Mailboxes move only within one namespace owner', { name: 'CANNOT' });
+  if (to.name === INBOX) return no('INBOX already exists', { name: 'ALREADYEXISTS' });
+  if (to.location.kind !== 'own') await requireCreateRight(session, to, await nearestSuperior(session, to));
+  await renameMailbox(session.server.mail, from.target.owner, from.target.name, to.name);
   return ok('RENAME completed');
 }
 
@@ -78,13 +126,17 @@ export async function runSubscribe(
   session: ImapSession,
   command: CommandOf<'SUBSCRIBE' | 'UNSUBSCRIBE'>,
 ): Promise<Completion> {
-  const name = nameFromWire(session, command.mailbox);
+  // Any valid name may be subscribed (RFC 9051 §6.3.7), so no right is needed (RFC 4314 §4).
+  const { sessionName } = await resolveTarget(session, command.mailbox).catch((error: unknown) => {
+    if (error instanceof MailboxNotFoundError) return { sessionName: error.mailbox };
+    throw error;
+  });
   if (command.name === 'SUBSCRIBE') {
-    await subscribe(session.server.mail, accountOf(session), name);
+    await subscribe(session.server.mail, session.account!.id, sessionName);
     return ok('SUBSCRIBE completed');
   }
   // Unsubscribing a name that is not subscribed is harmless (as Dovecot and Cyrus treat it).
-  await unsubscribe(session.server.mail, accountOf(session), name);
+  await unsubscribe(session.server.mail, session.account!.id, sessionName);
   return ok('UNSUBSCRIBE completed');
 }
 
@@ -96,7 +148,7 @@ export async function runNamespace(session: ImapSession): Promise<Completion> {
 /** One line of a LIST answer, before encoding. */
 interface ListCandidate {
   name: string;
-  mailbox: Mailbox | undefined;
+  mailbox: VisibleMailbox | undefined;
   subscribed: boolean;
   hasChildren: boolean;
   /** RFC 5258 §3.5: listed only because an inferior matches the selection (RECURSIVEMATCH). */
@@ -127,10 +179,10 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
   const recursive = selection.includes('RECURSIVEMATCH');
   const specialUseOnly = selection.includes('SPECIAL-USE');
   const wantSubscribed = subscribedOnly || returns.subscribed;
-  const account = accountOf(session);
-  const mailboxes = await listMailboxes(session.server.mail, account);
+  const account = session.account!.id;
+  const mailboxes = await visibleMailboxes(session, patterns);
   const subscriptions = wantSubscribed
-    ? new Set((await listSubscriptions(session.server.mail, account)).filter((name) => !isOtherUsersName(name)))
+    ? new Set(await listSubscriptions(session.server.mail, account))
     : new Set<string>();
   const byName = new Map(mailboxes.map((mailbox) => [mailbox.name, mailbox]));
   const allNames = new Set([...byName.keys(), ...(subscribedOnly ? subscriptions : [])]);
@@ -171,7 +223,8 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
       }),
     );
     // RFC 5819 §2: the STATUS of each selectable listed mailbox follows its LIST line.
-    if (returns.status && candidate.mailbox) {
+    // RFC 4314 §4: STATUS needs `r`; a mailbox listed for `l` alone gets no STATUS line.
+    if (returns.status && candidate.mailbox?.rights.includes('r')) {
       await sendStatus(session, candidate.mailbox, returns.status);
     }
   }
@@ -181,11 +234,8 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
 export async function runLsub(session: ImapSession, command: CommandOf<'LSUB'>): Promise<Completion> {
   const pattern = patternFromWire(session, command.reference, command.pattern);
   if (pattern === undefined) return bad('Pattern too long');
-  const account = accountOf(session);
-  const subscriptions = (await listSubscriptions(session.server.mail, account)).filter(
-    (name) => !isOtherUsersName(name),
-  );
-  const existing = new Set((await listMailboxes(session.server.mail, account)).map((mailbox) => mailbox.name));
+  const subscriptions = await listSubscriptions(session.server.mail, session.account!.id);
+  const existing = new Set((await visibleMailboxes(session, [pattern])).map((mailbox) => mailbox.name));
   const names = new Set<string>();
   for (const name of subscriptions) {
     if (matchesPattern(name, pattern)) names.add(name);
@@ -203,9 +253,9 @@ export async function runLsub(session: ImapSession, command: CommandOf<'LSUB'>):
 }
 
 export async function runStatus(session: ImapSession, command: CommandOf<'STATUS'>): Promise<Completion> {
-  const name = nameFromWire(session, command.mailbox);
-  const mailbox = await getMailboxByName(session.server.mail, accountOf(session), name);
-  await sendStatus(session, mailbox, command.items);
+  // RFC 4314 §4: STATUS needs `r`.
+  const { target, mailbox } = await openMailbox(session, command.mailbox, 'read');
+  await sendStatus(session, { ...mailbox, name: target.sessionName }, command.items);
   return ok('STATUS completed');
 }
 

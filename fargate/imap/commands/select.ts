@@ -2,11 +2,10 @@
  * SELECT and EXAMINE (RFC 9051 §6.3.2-3, with CONDSTORE and QRESYNC of RFC 7162 §3.1.8 and §3.2.5),
  * CLOSE (§6.4.1), UNSELECT (RFC 3691) and CHECK.
  */
-import { getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
+import { allows, permittedFlags } from '../../../shared/acl/index.ts';
 import { expungeMessages } from '../../../shared/mailbox/messages.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import { MessageView, uidsInSet } from '../message-view.ts';
-import { mailboxNameFromWire } from '../namespaces.ts';
 import type { QresyncParameters } from '../protocol/command-types.ts';
 import {
   type FetchAttribute,
@@ -19,12 +18,12 @@ import {
 } from '../protocol/response-writer.ts';
 import { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
+import { openMailbox } from './acl-access.ts';
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 export async function runSelect(session: ImapSession, command: CommandOf<'SELECT' | 'EXAMINE'>): Promise<Completion> {
   if (command.qresync && !session.qresync) return bad('QRESYNC must be enabled first (RFC 7162 §3.2.3)');
-  const name = mailboxNameFromWire(command.mailbox, session.utf8);
   if (session.selected) {
     // RFC 7162 §3.2.11: the previous mailbox is closed before the new one opens.
     session.unselect();
@@ -32,7 +31,9 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
   }
   if (command.condstore) session.enabled.add('CONDSTORE');
   const mail = session.server.mail;
-  const mailbox = await getMailboxByName(mail, session.account!.id, name);
+  // RFC 4314 §4: SELECT and EXAMINE need `r`; the rights are kept for the selected state (§5.1.1 lets
+  // a server cache them until the mailbox is selected again).
+  const { mailbox, rights } = await openMailbox(session, command.mailbox, 'read');
   const snapshot = await session.server.snapshots.current(mailbox.id);
   const uids = [...snapshot.states.keys()].sort((a, b) => a - b);
   const keywords = new Set<string>();
@@ -48,14 +49,18 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
     highestModseq: snapshot.highestModseq,
   };
 
-  const readOnly = command.name === 'EXAMINE';
+  // RFC 4314 §5.2: READ-WRITE only with a right that changes something (flags, insert, expunge).
+  const readOnly = command.name === 'EXAMINE' || !mayChangeAnything(rights);
   const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, snapshot.version);
+  selected.rights = rights;
   const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
+  // RFC 4314 §5.1.1: PERMANENTFLAGS shows only the flags these rights let the user change.
+  const permanent = readOnly ? [] : permittedFlags(rights, [...flags, '\\*']);
   session.send(flagsResponse(flags));
   session.send(
     untaggedStatus('OK', readOnly ? 'No permanent flags in read-only mode' : 'Flags permitted', {
       name: 'PERMANENTFLAGS',
-      args: [readOnly ? [] : [...flags, '\\*'].map(token)],
+      args: [permanent.map(token)],
     }),
   );
   session.send(messageCountResponse(uids.length, 'EXISTS'));
@@ -107,7 +112,8 @@ async function resynchronize(
 
 export async function runClose(session: ImapSession): Promise<Completion> {
   const selected = session.selected!;
-  if (!selected.readOnly) {
+  // RFC 4314 §4: without `e`, CLOSE only closes.
+  if (!selected.readOnly && allows(selected.rights, 'expunge')) {
     // RFC 9051 §6.4.1: CLOSE expunges silently (no EXPUNGE responses).
     const deleted = await deletedUids(session, selected);
     if (deleted.length > 0) {
@@ -126,6 +132,11 @@ export async function runUnselect(session: ImapSession): Promise<Completion> {
 
 export async function runCheck(): Promise<Completion> {
   return ok('CHECK completed');
+}
+
+/** Whether any of the rights changes the mailbox: flags (`s w t`), `i`nsert or `e`xpunge. */
+function mayChangeAnything(rights: string): boolean {
+  return [...'swtie'].some((right) => rights.includes(right));
 }
 
 /** UIDs of the session's messages that carry \Deleted. */

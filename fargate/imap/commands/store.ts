@@ -2,6 +2,7 @@
  * STORE and UID STORE (RFC 9051 §6.4.6): set, add or remove flags, optionally silently, with CONDSTORE's
  * UNCHANGEDSINCE (RFC 7162 §3.1.3) answered by [MODIFIED] for the messages that changed meanwhile.
  */
+import { permittedFlags } from '../../../shared/acl/index.ts';
 import { updateFlags } from '../../../shared/mailbox/messages.ts';
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { type FetchAttribute, fetchResponse, formatSequenceSet, token } from '../protocol/response-writer.ts';
@@ -9,17 +10,29 @@ import type { ImapSession } from '../session.ts';
 
 const MODE = { replace: 'set', add: 'add', remove: 'remove' } as const;
 
+function hasAllFlagRights(rights: string): boolean {
+  return [...'swt'].every((right) => rights.includes(right));
+}
+
 export async function runStore(session: ImapSession, command: CommandOf<'STORE'>): Promise<Completion> {
   const selected = session.selected!;
   if (selected.readOnly) return no('Mailbox is read-only', { name: 'READ-ONLY' });
   if (!command.uid && !selected.view.sequenceSetInRange(command.sequenceSet)) {
     return bad('Message sequence number out of range');
   }
+  // RFC 4314 §4: `s` for \Seen, `t` for \Deleted, `w` for the others; a STORE still changes the flags it
+  // may, and fails only when it may change none. Replacing all flags touches every kind, so needs all three.
+  const flags = permittedFlags(selected.rights, command.flags);
+  const refused =
+    command.operation === 'replace'
+      ? !hasAllFlagRights(selected.rights)
+      : flags.length === 0 && command.flags.length > 0;
+  if (refused) return no('Permission denied to change these flags', { name: 'NOPERM' });
   if (command.unchangedSince !== undefined) session.enabled.add('CONDSTORE');
   const uids = selected.view.resolve(command.sequenceSet, command.uid, session.savedSearch);
   const result = await updateFlags(session.server.mail, selected.mailbox, uids, {
     mode: MODE[command.operation],
-    flags: command.flags,
+    flags,
     ...(command.unchangedSince !== undefined ? { unchangedSince: command.unchangedSince } : {}),
   });
   if (result.updated.length > 0) session.server.notifier.changed(selected.id);

@@ -5,6 +5,12 @@
  * node:sqlite is synchronous, so within one process no two operations interleave; `BEGIN IMMEDIATE`
  * makes each read-modify-write atomic against other processes on the same file (the `marmot` CLI
  * while the server runs), with a busy timeout instead of an error when they collide.
+ *
+ * Group commit: writes issued in the same turn of the event loop share one transaction, and so one
+ * fsync, each inside its own savepoint so that one failing write (a condition that does not hold) leaves
+ * the others standing. Every promise resolves only after the COMMIT that made its write durable. Under
+ * load (many SMTP deliveries, many IMAP sessions) this turns N fsyncs into one; alone, a write costs the
+ * same as before.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -25,7 +31,15 @@ import type {
 } from '../metadata.ts';
 
 const BUSY_TIMEOUT_MS = 10_000;
+/** Writes in one group commit at the most; more wait for the next. */
+const MAX_WRITES_PER_COMMIT = 512;
 const SCHEMA_VERSION = 1;
+
+interface PendingWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
 
 interface Row {
   pk: string;
@@ -38,6 +52,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly getRow: StatementSync;
   private readonly upsertRow: StatementSync;
   private readonly deleteRow: StatementSync;
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -68,7 +84,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async put(item: Item, conditions?: Condition[]): Promise<void> {
     assertStorableItem(item);
     assertConditions(conditions);
-    this.atomically(() => {
+    await this.atomically(() => {
       if (conditions?.length && !conditionsHold(this.read(item.pk, item.sk), conditions)) {
         throw new ConditionFailedError(item.pk, item.sk);
       }
@@ -92,7 +108,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async delete(pk: string, sk: string, conditions?: Condition[]): Promise<void> {
     assertItemKey(pk, sk);
     assertConditions(conditions);
-    this.atomically(() => {
+    await this.atomically(() => {
       if (conditions?.length && !conditionsHold(this.read(pk, sk), conditions)) {
         throw new ConditionFailedError(pk, sk);
       }
@@ -149,6 +165,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    while (this.pending.length > 0) this.commitPending();
     if (this.db.isOpen) this.db.close();
   }
 
@@ -157,16 +174,52 @@ export class SqliteMetadataStore implements MetadataStore {
     return row ? decode(row) : undefined;
   }
 
-  private atomically<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
+  /** Runs a read-modify-write in the next group commit; resolves once that commit is durable. */
+  private atomically<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => {
+          this.flushScheduled = false;
+          while (this.pending.length > 0) this.commitPending();
+        });
+      }
+    });
+  }
+
+  private commitPending(): void {
+    const batch = this.pending.splice(0, MAX_WRITES_PER_COMMIT);
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
+      this.db.exec('BEGIN IMMEDIATE');
     } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
+      for (const write of batch) write.reject(error);
+      return;
     }
+    try {
+      for (const write of batch) {
+        this.db.exec('SAVEPOINT write');
+        try {
+          outcomes.push({ ok: true, value: write.work() });
+          this.db.exec('RELEASE write');
+        } catch (error) {
+          this.db.exec('ROLLBACK TO write');
+          this.db.exec('RELEASE write');
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    batch.forEach((write, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.value);
+    });
   }
 }
 

@@ -152,7 +152,7 @@ describe('IMAP under hostile input', () => {
     await third.readLine();
     third.write('*\r\n');
     assert.match((await third.untilTagged('a1')).line, /^a1 BAD/);
-    assert.match((await third.command('AUTHENTICATE CRAM-MD5')).line, /NO/);
+    assert.match((await third.command('AUTHENTICATE GSSAPI')).line, /NO/);
   });
 
   it('caps connections from one address', async () => {

@@ -6,8 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startImapListener, startImapsListener } from '../../../fargate/imap/imap-listener.ts';
-import type { ListenerContext, RunningListener } from '../../../fargate/listener.ts';
-import { loadLocalCertificate } from '../../../fargate/tls/local-certificate.ts';
+import { type ListenerContext, openListenerAuthentication, type RunningListener } from '../../../fargate/listener.ts';
+import { openCertificateSource } from '../../../fargate/tls/certificate-source.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Directory } from '../../../shared/directory/directory.ts';
 import { Logger } from '../../../shared/log/logger.ts';
@@ -46,12 +46,15 @@ export async function startImapTestServer(env: Record<string, string> = {}): Pro
     ...env,
   });
   const stores = await openStores(config.store);
-  const tls = await loadLocalCertificate({ dataDir, hostname: config.hostname });
   const logger = new Logger(config.logLevel, { component: 'imap-test' }, process.stderr);
-  const context: ListenerContext = { config, logger, stores, tls };
-  const directory = new Directory(stores.metadata);
+  const tls = await openCertificateSource(config, logger);
+  const authentication = await openListenerAuthentication(config, stores);
+  const context: ListenerContext = { config, logger, stores, tls, ...authentication };
+  const directory = new Directory(stores.metadata, { keyVault: authentication.keyVault });
   await directory.addDomain(DOMAIN);
   for (const { user, pass } of Object.values(USERS)) await directory.addAccount(user, { password: pass });
+  // The listeners read which domains allow the legacy mechanisms every 30 s; now, for the tests.
+  await authentication.sasl.refresh();
   const listeners: RunningListener[] = [await startImapListener(context), await startImapsListener(context)];
   return {
     host: '127.0.0.1',

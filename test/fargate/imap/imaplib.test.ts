@@ -47,7 +47,7 @@ describe('IMAP with Python imaplib', () => {
     assert.deepEqual(result.list_after_rename, ['(\\HasChildren) "/" "Python"', '(\\HasNoChildren) "/" "Python/Sub"']);
     assert.deepEqual(result.list_after_delete, ['(\\HasNoChildren) "/" "Python"']);
     assert.deepEqual(result.lsub, ['() "/" "Python"']);
-    assert.deepEqual(result.namespace, ['(("" "/")) (("user/" "/")) NIL']);
+    assert.deepEqual(result.namespace, ['(("" "/")) (("user/" "/")) (("Shared/" "/"))']);
   });
 
   it('appends and fetches', () => {

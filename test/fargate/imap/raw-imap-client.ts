@@ -25,15 +25,23 @@ export class RawImapClient {
     this.attach(socket);
   }
 
-  static async connect(port: number, options: { tls?: boolean; ca?: string } = {}): Promise<RawImapClient> {
-    const socket = options.tls
-      ? connectTls({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' })
-      : connect({ host: '127.0.0.1', port });
+  /** `localAddress`: another loopback address (127.0.0.x) to connect from, to be another client. */
+  static async connect(
+    port: number,
+    options: { tls?: boolean; ca?: string; localAddress?: string } = {},
+  ): Promise<RawImapClient> {
+    const tcp = connect({ host: '127.0.0.1', port, localAddress: options.localAddress });
+    const socket = options.tls ? connectTls({ socket: tcp, ca: options.ca, servername: 'localhost' }) : tcp;
     await new Promise<void>((resolve, reject) => {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);
     });
     return new RawImapClient(socket);
+  }
+
+  /** The TLS socket once TLS is on (implicit or after STARTTLS): channel-binding data comes from it. */
+  get tlsSocket(): TLSSocket {
+    return this.socket as TLSSocket;
   }
 
   get isClosed(): boolean {

@@ -4,7 +4,8 @@
  * runs until killed. argv: the data directory.
  */
 import { startImapListener } from '../../../fargate/imap/imap-listener.ts';
-import { loadLocalCertificate } from '../../../fargate/tls/local-certificate.ts';
+import { openListenerAuthentication } from '../../../fargate/listener.ts';
+import { openCertificateSource } from '../../../fargate/tls/certificate-source.ts';
 import { loadConfig } from '../../../shared/config/config.ts';
 import { Logger } from '../../../shared/log/logger.ts';
 import { openStores } from '../../../shared/store/open-stores.ts';
@@ -18,9 +19,10 @@ const config = loadConfig({
   MARMOT_LOG_LEVEL: 'error',
 });
 const stores = await openStores(config.store);
-const tls = await loadLocalCertificate({ dataDir, hostname: config.hostname });
 const logger = new Logger(config.logLevel, { component: 'second-imap' }, process.stderr);
-const listener = await startImapListener({ config, logger, stores, tls });
+const tls = await openCertificateSource(config, logger);
+const authentication = await openListenerAuthentication(config, stores);
+const listener = await startImapListener({ config, logger, stores, tls, ...authentication });
 process.stdout.write(`${JSON.stringify({ port: listener.port })}\n`);
 process.on('SIGTERM', () => {
   void listener

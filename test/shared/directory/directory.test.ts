@@ -17,7 +17,9 @@ import {
   RelayHostNotFoundError,
   UnsupportedSchemaError,
 } from '../../../shared/directory/errors.ts';
+import type { KeyVault } from '../../../shared/keyvault/key-vault.ts';
 import type { Item, MetadataStore } from '../../../shared/store/metadata.ts';
+import { temporaryKeyVault } from '../../support/key-vaults.ts';
 import { adapterSets, type StoreSet } from '../../support/stores.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -60,10 +62,12 @@ function withHookBeforeMemberPut(store: MetadataStore, hook: () => Promise<void>
 for (const adapters of adapterSets) {
   describe(`directory on ${adapters.name}`, () => {
     let stores: StoreSet;
+    let keyVault: KeyVault;
     let directory: Directory;
     before(async () => {
       stores = await adapters.open();
-      directory = new Directory(stores.metadata);
+      keyVault = await temporaryKeyVault();
+      directory = new Directory(stores.metadata, { keyVault });
     });
     after(async () => {
       await stores.cleanup();
@@ -239,18 +243,16 @@ for (const adapters of adapterSets) {
         assert.ok((await directory.listAccounts()).every((account) => !('credentials' in account)));
       });
 
-      test('the stored item keeps a versioned scrypt verifier and never the password', async () => {
+      test('the stored item keeps the versioned verifier record and never the password', async () => {
         await directory.addAccount('secret@acct.example', { password: PASSWORD });
         const item = await stores.metadata.get('domain#acct.example', 'address#secret');
         assert.ok(item);
         assert.equal(item.v, 1);
         assert.equal(item.kind, 'account');
-        const scrypt = (item.credentials as Record<string, Record<string, unknown>>).scrypt;
-        assert.ok(scrypt);
-        assert.equal(scrypt.v, 1);
-        assert.equal(typeof scrypt.salt, 'string');
-        assert.equal(typeof scrypt.key, 'string');
-        assert.ok((scrypt.N as number) >= 2 ** 14);
+        const { sasl } = item.credentials as { sasl: string };
+        const record = JSON.parse(sasl) as Record<string, unknown>;
+        assert.equal(record.v, 1);
+        assert.deepEqual(Object.keys(record).sort(), ['legacy', 'scram', 'scrypt', 'v']);
         const everything = JSON.stringify(await allItems(stores.metadata));
         assert.ok(!everything.includes(PASSWORD));
         assert.ok(!everything.includes(Buffer.from(PASSWORD).toString('base64')));
@@ -400,6 +402,7 @@ for (const adapters of adapterSets) {
             removal = directory.removeDomain('inflight.example').catch((error: unknown) => error);
             await removal;
           }),
+          { keyVault },
         );
         await racing.addAccount('early@inflight.example', { password: PASSWORD });
         const error = await removal;
@@ -414,6 +417,7 @@ for (const adapters of adapterSets) {
           withHookBeforeMemberPut(stores.metadata, async () => {
             await directory.removeDomain('forced.example', { force: true });
           }),
+          { keyVault },
         );
         await assert.rejects(racing.addAccount('late@forced.example', { password: PASSWORD }), DomainNotFoundError);
         assert.equal(await directory.getDomain('forced.example'), undefined);

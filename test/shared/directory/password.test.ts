@@ -3,65 +3,25 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { InvalidPasswordError } from '../../../shared/directory/errors.ts';
 import {
-  type Credentials,
-  DEFAULT_SCRYPT_COST,
-  deriveCredentials,
+  checkNewPassword,
+  isUsableScryptOnlyVerifier,
   MAX_PASSWORD_OCTETS,
   preparePassword,
-  verifyAgainstDummy,
-  verifyCredentials,
+  verifyScryptOnly,
 } from '../../../shared/directory/password.ts';
+import { scryptOnlyCredentials } from './scrypt-only-credentials.ts';
 
-describe('password verifiers', () => {
-  test('a derived scrypt verifier accepts its password and nothing else', async () => {
-    const credentials = await deriveCredentials('open sesame 123');
-    assert.equal(credentials.scrypt?.v, 1);
-    assert.equal(credentials.scrypt?.N, DEFAULT_SCRYPT_COST.N);
-    assert.equal(Buffer.from(credentials.scrypt!.salt, 'base64').length, 16);
-    assert.equal(await verifyCredentials(credentials, 'open sesame 123'), true);
-    assert.equal(await verifyCredentials(credentials, 'open sesame 124'), false);
-    assert.equal(await verifyCredentials(credentials, 'Open sesame 123'), false);
-    assert.equal(await verifyCredentials(credentials, ''), false);
-  });
-
-  test('two verifiers of one password differ (random salt)', async () => {
-    const [a, b] = await Promise.all([deriveCredentials('same password'), deriveCredentials('same password')]);
-    assert.notEqual(a.scrypt?.salt, b.scrypt?.salt);
-    assert.notEqual(a.scrypt?.key, b.scrypt?.key);
-  });
-
-  test('passwords we will not store are refused with a reason', async () => {
-    await assert.rejects(deriveCredentials(''), { name: 'InvalidPasswordError', message: /empty/ });
-    await assert.rejects(deriveCredentials('seven77'), { name: 'InvalidPasswordError', message: /at least 8/ });
-    await assert.rejects(deriveCredentials('tab\there ok'), { name: 'InvalidPasswordError', message: /control/ });
-    await assert.rejects(deriveCredentials('x'.repeat(MAX_PASSWORD_OCTETS + 1)), {
+describe('password policy', () => {
+  test('passwords we will not set are refused with a reason', () => {
+    assert.throws(() => checkNewPassword(''), { name: 'InvalidPasswordError', message: /empty/ });
+    assert.throws(() => checkNewPassword('seven77'), { name: 'InvalidPasswordError', message: /at least 8/ });
+    assert.throws(() => checkNewPassword('tab\there ok'), { name: 'InvalidPasswordError', message: /control/ });
+    assert.throws(() => checkNewPassword('x'.repeat(MAX_PASSWORD_OCTETS + 1)), {
       name: 'InvalidPasswordError',
       message: /longer than 1024/,
     });
-    await assert.rejects(deriveCredentials('é'.repeat(600)), { name: 'InvalidPasswordError', message: /longer/ });
-  });
-
-  test('a tampered or unknown verifier never verifies, and never runs away', async () => {
-    const credentials = await deriveCredentials('open sesame 123');
-    const tampered: Credentials[] = [
-      {},
-      { scrypt: { ...credentials.scrypt!, N: 2 ** 30 } },
-      { scrypt: { ...credentials.scrypt!, N: 1000 } },
-      { scrypt: { ...credentials.scrypt!, r: 0 } },
-      { scrypt: { ...credentials.scrypt!, v: 99 } },
-      { scrypt: { ...credentials.scrypt!, key: '' } },
-    ];
-    for (const candidate of tampered) {
-      const start = performance.now();
-      assert.equal(await verifyCredentials(candidate, 'open sesame 123'), false);
-      assert.ok(performance.now() - start < 2000);
-    }
-  });
-
-  test('the dummy check accepts any input without throwing', async () => {
-    await verifyAgainstDummy('');
-    await verifyAgainstDummy('x'.repeat(100_000));
-    await verifyAgainstDummy('\u0000');
+    assert.throws(() => checkNewPassword('é'.repeat(600)), { name: 'InvalidPasswordError', message: /longer/ });
+    checkNewPassword('open sesame 123');
   });
 
   test('preparation is idempotent and throws nothing but InvalidPasswordError', () => {
@@ -78,5 +38,34 @@ describe('password verifiers', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('scrypt-only verifiers (accounts stored before the SASL verifiers)', () => {
+  test('a stored verifier accepts its password, after the same preparation, and nothing else', async () => {
+    const { scrypt } = await scryptOnlyCredentials('caf\u00e9\u00a0au lait');
+    assert.ok(isUsableScryptOnlyVerifier(scrypt));
+    assert.equal(await verifyScryptOnly(scrypt, 'caf\u00e9\u00a0au lait'), true);
+    assert.equal(await verifyScryptOnly(scrypt, 'cafe\u0301 au lait'), true);
+    assert.equal(await verifyScryptOnly(scrypt, 'Caf\u00e9 au lait'), false);
+    assert.equal(await verifyScryptOnly(scrypt, ''), false);
+    assert.equal(await verifyScryptOnly(scrypt, 'x'.repeat(100_000)), false);
+  });
+
+  test('a tampered or unknown verifier is not usable, so it never runs away', async () => {
+    const { scrypt } = await scryptOnlyCredentials('open sesame 123');
+    const tampered: unknown[] = [
+      undefined,
+      null,
+      'scrypt',
+      { ...scrypt, N: 2 ** 30 },
+      { ...scrypt, N: 1000 },
+      { ...scrypt, r: 0 },
+      { ...scrypt, p: 17 },
+      { ...scrypt, v: 99 },
+      { ...scrypt, key: '' },
+      { ...scrypt, salt: 42 },
+    ];
+    for (const candidate of tampered) assert.equal(isUsableScryptOnlyVerifier(candidate), false, String(candidate));
   });
 });

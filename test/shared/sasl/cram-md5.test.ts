@@ -21,16 +21,11 @@ describe('CRAM-MD5 (RFC 2195)', () => {
       fixture.vault,
     );
     const directory: SaslDirectory = {
+      ...fixture.directory,
       async lookupCredentials(authcid) {
         return authcid === 'tim'
           ? { login: 'tim', credentials: openCredentials(record, fixture.vault, 'tim') }
           : undefined;
-      },
-      async isAdmin() {
-        return false;
-      },
-      async legacyMechanismsEnabled() {
-        return true;
       },
     };
     const mechanism = createMechanism(

@@ -2,6 +2,7 @@
  * Accounts for the SASL tests: real verifiers (derived, sealed with a real local key vault in a temp
  * directory, loaded back), behind a small in-memory directory standing in for the accounts store.
  */
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import type { KeyVault } from '../../../shared/keyvault/key-vault.ts';
 import { LocalKeyVault } from '../../../shared/keyvault/local-key-vault.ts';
 import {
   createDecoyCredentials,
+  DECOY_SALT_SECRET_BYTES,
   type DecoyCredentials,
   deriveCredentials,
   openCredentials,
@@ -52,7 +54,8 @@ async function createFixture(): Promise<SaslFixture> {
       accounts.set(login, { login, credentials: openCredentials(record, vault, login) });
     }),
   );
-  const decoy = await createDecoyCredentials(vault);
+  const saltSecret = randomBytes(DECOY_SALT_SECRET_BYTES);
+  const decoy = await createDecoyCredentials(vault, { saltSecret });
   const lookups: string[] = [];
   const directory: SaslDirectory & { lookups: string[] } = {
     lookups,
@@ -65,6 +68,12 @@ async function createFixture(): Promise<SaslFixture> {
     },
     async legacyMechanismsEnabled(domain) {
       return domain !== 'strict.example';
+    },
+    async domainsWithLegacyMechanisms() {
+      return ['example.com'];
+    },
+    async decoySaltSecret() {
+      return saltSecret;
     },
   };
   return {

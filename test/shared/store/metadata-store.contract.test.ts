@@ -503,5 +503,26 @@ for (const adapters of adapterSets) {
           messages: 200,
         });
       }));
+
+    test('concurrent conditional writes: exactly one claim wins, and failures do not undo the others', () =>
+      withStore(async (store) => {
+        const claims = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, worker) =>
+            store.put({ pk: 'queue', sk: 'message-1', claimedBy: worker }, [{ attribute: 'pk', op: 'notExists' }]),
+          ),
+        );
+        const others = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, index) => store.put({ pk: 'other', sk: `item-${index}`, index })),
+        );
+        const won = claims.filter((claim) => claim.status === 'fulfilled');
+        assert.equal(won.length, 1);
+        for (const claim of claims) {
+          if (claim.status === 'rejected') assert.ok(claim.reason instanceof ConditionFailedError);
+        }
+        assert.ok(others.every((outcome) => outcome.status === 'fulfilled'));
+        assert.equal((await store.query('other')).items.length, 50);
+        const winner = claims.findIndex((claim) => claim.status === 'fulfilled');
+        assert.equal((await store.get('queue', 'message-1'))?.claimedBy, winner);
+      }));
   });
 }
