@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MailboxChangeNotifier, POLL_TICK_MS } from '../../../fargate/imap/change-notifier.ts';
+import { MessageDetailsCache } from '../../../fargate/imap/details-cache.ts';
+import { HeaderCache } from '../../../fargate/imap/header-cache.ts';
 import { joinReference, matchesPattern } from '../../../fargate/imap/list-pattern.ts';
+import { MailboxSnapshots } from '../../../fargate/imap/mailbox-snapshots.ts';
 import { MessageView, uidsInSet } from '../../../fargate/imap/message-view.ts';
 import type { SequenceSet } from '../../../fargate/imap/protocol/command-types.ts';
 import { TokenBucket } from '../../../fargate/imap/rate-limiter.ts';
@@ -14,7 +17,7 @@ import { type SortableMessage, sortMessages } from '../../../fargate/imap/sort/s
 import { type MailStore, openMailStore } from '../../../shared/mailbox/mail-store.ts';
 import { getMailbox } from '../../../shared/mailbox/mailbox-record.ts';
 import { createMailbox } from '../../../shared/mailbox/mailboxes.ts';
-import { appendMessage } from '../../../shared/mailbox/messages.ts';
+import { appendMessage, expungeMessages, updateFlags } from '../../../shared/mailbox/messages.ts';
 import { localAdapters, type StoreSet } from '../../support/stores.ts';
 
 describe('LIST patterns', () => {
@@ -214,5 +217,99 @@ describe('change notifier', () => {
     assert.ok(reads > 0 && reads <= 40 + 10, `reads: ${reads}`);
     for (const stop of stops) stop();
     notifier.close();
+  });
+});
+
+describe('process-wide caches', () => {
+  const details = (uid: number) => ({ uid, envelope: null, bodyStructure: null, search: {} });
+
+  it('keeps message details up to its bound, dropping the least recently used mailbox', () => {
+    const cache = new MessageDetailsCache(4);
+    cache.set('a', details(1));
+    cache.set('a', details(2));
+    cache.set('b', details(1));
+    assert.ok(cache.mailbox('a'));
+    cache.set('c', details(1));
+    cache.set('c', details(2));
+    // Over the bound: b was used least recently, a was looked at after it.
+    assert.equal(cache.mailbox('b'), undefined);
+    assert.equal(cache.mailbox('a')?.size, 2);
+    assert.equal(cache.size, 4);
+  });
+
+  it('keeps header sections up to its byte bound and never caches large ones', async () => {
+    const cache = new HeaderCache(100);
+    let reads = 0;
+    const read = (bytes: number) => async () => {
+      reads++;
+      return Buffer.alloc(bytes);
+    };
+    await cache.get('k1', 60, read(60));
+    await cache.get('k1', 60, read(60));
+    assert.equal(reads, 1);
+    await cache.get('k2', 60, read(60));
+    // k1 went to make room for k2.
+    await cache.get('k1', 60, read(60));
+    assert.equal(reads, 3);
+    await cache.get('big', 100_000, read(100_000));
+    await cache.get('big', 100_000, read(100_000));
+    assert.equal(reads, 5);
+  });
+});
+
+describe('mailbox snapshots', () => {
+  let stores: StoreSet;
+  let mail: MailStore;
+
+  before(async () => {
+    stores = await localAdapters.open();
+    mail = openMailStore(stores.metadata);
+  });
+
+  after(async () => {
+    await stores.cleanup();
+  });
+
+  async function appendTo(mailbox: { id: string; account: string }, count: number) {
+    for (let i = 0; i < count; i++) {
+      const key = `msg/test/${mailbox.id}-${i}`;
+      await stores.blobs.put(key, Buffer.from('Subject: x\r\n\r\nx\r\n'));
+      await appendMessage(mail, mailbox, {
+        blobKey: key,
+        size: 17,
+        internalDate: new Date(),
+        envelope: null,
+        bodyStructure: null,
+      });
+    }
+  }
+
+  it('follows flag changes, expunges and new messages through the change log', async () => {
+    const mailbox = await createMailbox(mail, 'account-2', 'Snap');
+    await appendTo(mailbox, 3);
+    const snapshots = new MailboxSnapshots(mail);
+    const first = await snapshots.current(mailbox.id);
+    assert.deepEqual([...first.states.keys()].sort(), [1, 2, 3]);
+    assert.equal(await snapshots.current(mailbox.id), first);
+    await updateFlags(mail, mailbox, [2], { mode: 'add', flags: ['\\Flagged'] });
+    await expungeMessages(mail, mailbox, [3]);
+    await appendTo(mailbox, 1);
+    const next = await snapshots.current(mailbox.id);
+    assert.deepEqual([...next.states.keys()].sort(), [1, 2, 4]);
+    assert.deepEqual(next.states.get(2)?.flags, ['\\Flagged']);
+    assert.ok(next.highestModseq > first.highestModseq);
+    // The earlier snapshot is unchanged: commands still using it see a consistent state.
+    assert.deepEqual([...first.states.keys()].sort(), [1, 2, 3]);
+  });
+
+  it('holds at most its bound of messages, dropping the least recently used mailbox', async () => {
+    const one = await createMailbox(mail, 'account-3', 'One');
+    const two = await createMailbox(mail, 'account-3', 'Two');
+    await appendTo(one, 3);
+    await appendTo(two, 3);
+    const snapshots = new MailboxSnapshots(mail, 4);
+    await snapshots.current(one.id);
+    await snapshots.current(two.id);
+    assert.equal(snapshots.messages, 3);
   });
 });
