@@ -19,6 +19,11 @@ export interface ListenerPort {
   envVar: string;
   /** 'starttls': plain TCP until the client upgrades; 'implicit': TLS from the first byte. */
   tls: 'starttls' | 'implicit';
+  /**
+   * Health-check another listener's port instead of this one, for a listener the container does not
+   * run yet: a target group checked on a closed port would have ECS replace healthy tasks forever.
+   */
+  healthCheckVia?: ListenerName;
 }
 
 export const LISTENER_PORTS: readonly ListenerPort[] = [
@@ -33,7 +38,15 @@ export const LISTENER_PORTS: readonly ListenerPort[] = [
   },
   { name: 'imap', publicPort: 143, containerPort: 1143, envVar: 'MARMOT_IMAP_PORT', tls: 'starttls' },
   { name: 'imaps', publicPort: 993, containerPort: 1993, envVar: 'MARMOT_IMAPS_PORT', tls: 'implicit' },
-  { name: 'managesieve', publicPort: 4190, containerPort: 4190, envVar: 'MARMOT_MANAGESIEVE_PORT', tls: 'starttls' },
+  // No ManageSieve server exists yet: 4190 is routed, but its targets are judged by IMAP's health.
+  {
+    name: 'managesieve',
+    publicPort: 4190,
+    containerPort: 4190,
+    envVar: 'MARMOT_MANAGESIEVE_PORT',
+    tls: 'starttls',
+    healthCheckVia: 'imap',
+  },
 ];
 
 export function listenerPort(name: ListenerName): ListenerPort {

@@ -212,6 +212,7 @@ export class MailListeners extends Construct {
           connectionTermination: false,
           healthCheck: {
             protocol: Protocol.TCP,
+            ...(port.healthCheckVia ? { port: String(listenerPort(port.healthCheckVia).containerPort) } : {}),
             interval: TARGET_HEALTH_CHECK_INTERVAL,
             healthyThresholdCount: TARGET_HEALTH_THRESHOLD,
             unhealthyThresholdCount: TARGET_HEALTH_THRESHOLD,

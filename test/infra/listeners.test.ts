@@ -119,6 +119,8 @@ describe('load balancer', () => {
       assert.equal(attributes['deregistration_delay.connection_termination.enabled'], 'false');
       assert.equal(targetGroup.TargetType, 'ip');
       assert.equal(targetGroup.HealthCheckProtocol, 'TCP');
+      // 4190 has no server yet, so its targets are checked on IMAP's port; the rest on their own.
+      assert.equal(targetGroup.HealthCheckPort, port === 4190 ? '1143' : undefined, `health check port of ${port}`);
     }
   });
 
