@@ -20,8 +20,11 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startMailSystem } from '../fargate/mail-system.ts';
+import { loadConfig } from '../shared/config/config.ts';
 import { Directory } from '../shared/directory/directory.ts';
 import { LocalKeyVault } from '../shared/keyvault/local-key-vault.ts';
+import { Logger } from '../shared/log/logger.ts';
 import { openStores } from '../shared/store/open-stores.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -38,6 +41,8 @@ const { values: options } = parseArgs({
     /** `dovecot`: run the same phases against Dovecot on loopback afterwards, as the yardstick. */
     yardstick: { type: 'string' },
     'dovecot-port': { type: 'string', default: '11143' },
+    /** Internal: run the mail system for the bench (see startMarmot). */
+    serve: { type: 'boolean', default: false },
   },
 });
 const CLIENTS = Number(options.clients);
@@ -165,6 +170,11 @@ interface Target {
   cpuMs(): number;
   /** Memory of the server, all its processes (proportional set size, so shared pages count once). */
   memoryBytes(): number;
+  /**
+   * Memory the server process holds after a full garbage collection (JS heap, buffers), where the
+   * server can say: the retained cost of connections, without garbage that is merely not yet collected.
+   */
+  retainedBytes?(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -218,6 +228,10 @@ function treePssBytes(root: number): number {
   return bytes;
 }
 
+/**
+ * The mail system in a child process: this script in `--serve` mode, which runs `startMailSystem` (what
+ * `fargate/main.ts` runs) with `--expose-gc`, so the bench can ask it for its memory after a collection.
+ */
 async function startMarmot(): Promise<Target> {
   const dataDir = await mkdtemp(join(tmpdir(), 'marmot-bench-imap-'));
   const stores = await openStores({ kind: 'local', dataDir });
@@ -226,7 +240,7 @@ async function startMarmot(): Promise<Target> {
   await directory.addDomain('bench.test');
   await directory.addAccount(USER, { password: PASSWORD });
   await stores.close();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'fargate/main.ts')], {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, '--serve'], {
     cwd: REPO,
     env: {
       ...process.env,
@@ -241,27 +255,28 @@ async function startMarmot(): Promise<Target> {
       MARMOT_IMAP_PLAINTEXT_AUTH: '1',
       MARMOT_IMAP_MAX_CONNECTIONS_PER_IP: String(IDLE_CONNECTIONS + 1000),
       MARMOT_IMAP_MAX_CONNECTIONS_PER_ACCOUNT: String(IDLE_CONNECTIONS + 1000),
-      MARMOT_LOG_LEVEL: 'info',
+      MARMOT_LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((done, fail) => {
-    let pending = '';
-    const onData = (chunk: Buffer) => {
-      pending += chunk.toString();
-      for (const line of pending.split('\n').slice(0, -1)) {
-        const entry = JSON.parse(line) as { message?: string; listener?: string; port?: number };
-        if (entry.message === 'listening' && entry.listener === 'imap') {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          done(entry.port!);
-        }
-      }
-      pending = pending.slice(pending.lastIndexOf('\n') + 1);
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
+  const replies: Array<(line: string) => void> = [];
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) replies.shift()?.(line);
   });
+  const ask = (request: string) =>
+    new Promise<string>((done) => {
+      replies.push(done);
+      if (request) child.stdin!.write(`${request}\n`);
+    });
+  const started = await Promise.race([
+    ask(''),
+    new Promise<never>((_, fail) => child.once('exit', (code) => fail(new Error(`server exited with ${code}`)))),
+  ]);
+  const { port } = JSON.parse(started) as { port: number };
   const pid = child.pid!;
   return {
     name: 'marmot',
@@ -270,12 +285,38 @@ async function startMarmot(): Promise<Target> {
     password: PASSWORD,
     cpuMs: () => treeCpuMs(pid),
     memoryBytes: () => treePssBytes(pid),
+    retainedBytes: async () => Number(await ask('retained')),
     async stop() {
-      child.kill('SIGTERM');
+      child.stdin!.end('stop\n');
       await new Promise((done) => child.once('exit', done));
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `--serve`: the mail system for the bench; stdin `retained` answers the bytes held after a full GC. */
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const system = await startMailSystem(config, new Logger(config.logLevel, { component: 'bench' }, process.stderr));
+  const imap = system.listeners.find((listener) => listener.name === 'imap')!;
+  process.stdout.write(`${JSON.stringify({ port: imap.port })}\n`);
+  const collect = (globalThis as { gc?: () => void }).gc!;
+  let buffered = '';
+  process.stdin.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) {
+      if (line === 'retained') {
+        collect();
+        collect();
+        const usage = process.memoryUsage();
+        process.stdout.write(`${usage.heapUsed + usage.external}\n`);
+      } else if (line === 'stop') {
+        void system.stop().then(() => process.exit(0));
+      }
+    }
+  });
 }
 
 /**
@@ -607,21 +648,27 @@ async function runBench(server: Target, messages: Buffer[]): Promise<Record<stri
   // heap to its working size, which is not per-connection memory).
   const measureSlope = async (total: number, open: () => Promise<BenchClient>, held: BenchClient[]) => {
     const quarter = Math.max(1, Math.floor(total / 4));
-    const points: Array<[number, number]> = [];
+    const points: Array<{ count: number; memory: number; retained: number | undefined }> = [];
     while (held.length < total) {
-      const batch = Math.min(50, total - held.length);
+      const batch = Math.min(50, quarter, total - held.length);
       held.push(...(await Promise.all(Array.from({ length: batch }, open))));
       if (held.length % quarter === 0 || held.length === total) {
         await new Promise((done) => setTimeout(done, 500));
-        points.push([held.length, server.memoryBytes()]);
+        const retained = server.retainedBytes ? await server.retainedBytes() : undefined;
+        points.push({ count: held.length, memory: server.memoryBytes(), retained });
       }
     }
-    const [firstCount, firstRss] = points[0]!;
-    const [lastCount, lastRss] = points.at(-1)!;
+    const first = points[0]!;
+    const last = points.at(-1)!;
+    const slope = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || last.count === first.count
+        ? undefined
+        : Math.round((b - a) / (last.count - first.count));
     return {
       connections: total,
-      memory: lastRss,
-      bytesPerConnection: lastCount > firstCount ? Math.round((lastRss - firstRss) / (lastCount - firstCount)) : 0,
+      memory: last.memory,
+      bytesPerConnection: slope(first.memory, last.memory),
+      retainedBytesPerConnection: slope(first.retained, last.retained),
     };
   };
   const idle: BenchClient[] = [];
@@ -646,17 +693,22 @@ async function runBench(server: Target, messages: Buffer[]): Promise<Record<stri
   report.serverCpuMsPerSecondWhileIdling = (server.cpuMs() - cpuIdleBefore) / 3;
   for (const client of idling) client.close();
   report.phases = results;
-  const before = report.idleBeforeLogin as { bytesPerConnection: number; memory: number };
-  const after = report.idleAuthenticated as { bytesPerConnection: number };
+  type Slope = { memory: number; bytesPerConnection?: number; retainedBytesPerConnection?: number };
+  const before = report.idleBeforeLogin as Slope;
+  const after = report.idleAuthenticated as Slope;
+  const perConnection = (slope: Slope) =>
+    `${slope.bytesPerConnection} B each (memory slope)` +
+    (slope.retainedBytesPerConnection === undefined ? '' : `, ${slope.retainedBytesPerConnection} B retained after GC`);
   console.error(
     `${server.name}: ${IDLE_CONNECTIONS} connections before login: ${(before.memory / 1048576).toFixed(0)} MB, ` +
-      `${before.bytesPerConnection} B each; ${IDLE_AUTHENTICATED} authenticated sessions in IDLE: ` +
-      `${after.bytesPerConnection} B each, ${Number(report.serverCpuMsPerSecondWhileIdling).toFixed(1)} ms CPU/s while they idle`,
+      `${perConnection(before)}; ${IDLE_AUTHENTICATED} authenticated sessions in IDLE: ${perConnection(after)}; ` +
+      `${Number(report.serverCpuMsPerSecondWhileIdling).toFixed(1)} ms CPU/s while they idle`,
   );
   return report;
 }
 
 async function main(): Promise<void> {
+  if (options.serve) return serve();
   const messages = loadMbox(mboxPath()).slice(0, MESSAGES);
   const reports: Record<string, unknown>[] = [];
   const starters = [startMarmot, ...(options.yardstick === 'dovecot' ? [startDovecot] : [])];

@@ -33,6 +33,8 @@ export const MAX_CONSECUTIVE_BAD_COMMANDS = 10;
 
 /** A response is flushed to the socket once this much is buffered (FETCH results stream in pieces). */
 export const OUTPUT_FLUSH_BYTES = 64 * 1024;
+/** FETCH body literals larger than this are streamed from the blob store rather than read whole. */
+export const STREAM_BODY_BYTES = 256 * 1024;
 /** Largest message APPEND accepts; advertised as APPENDLIMIT (RFC 7889). */
 export const MAX_APPEND_BYTES = 50 * 1024 * 1024;
 

@@ -9,7 +9,7 @@
  * settled UIDNEXT. Snapshots are bounded by the number of messages they hold in total; the least
  * recently used mailboxes are dropped first and rebuilt from the index when needed again.
  */
-import { changesSince, getMailboxStatus } from '../../shared/mailbox/changes.ts';
+import { changesSince, getMailboxStatus, type MessageChanges } from '../../shared/mailbox/changes.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailbox } from '../../shared/mailbox/mailbox-record.ts';
 import type { MessageState } from '../../shared/mailbox/message-record.ts';
@@ -111,26 +111,16 @@ export class MailboxSnapshots {
 
   private async update(previous: MailboxSnapshot, version: MailboxVersion): Promise<MailboxSnapshot> {
     const states = new Map(previous.states);
-    let highestModseq = previous.highestModseq;
-    let uidNext = previous.uidNext;
-    let cursor: string | undefined;
-    do {
-      const page = await changesSince(this.mail, previous.mailboxId, previous.highestModseq, {
-        ...(cursor !== undefined ? { cursor } : {}),
-      });
-      for (const uid of page.vanished) states.delete(uid);
-      for (const state of page.changed) states.set(state.uid, state);
-      highestModseq = Math.max(highestModseq, page.highestModseq);
-      uidNext = Math.max(uidNext, page.uidNext);
-      cursor = page.next;
-    } while (cursor !== undefined);
-    const settled = highestModseq >= version.highestModseq;
+    const changes = await allChangesSince(this.mail, previous.mailboxId, previous.highestModseq);
+    for (const uid of changes.vanished) states.delete(uid);
+    for (const state of changes.changed) states.set(state.uid, state);
+    const highestModseq = Math.max(previous.highestModseq, changes.highestModseq);
     return {
       mailboxId: previous.mailboxId,
       uidValidity: previous.uidValidity,
       highestModseq,
-      uidNext,
-      version: settled ? version : previous.version,
+      uidNext: Math.max(previous.uidNext, changes.uidNext),
+      version: highestModseq >= version.highestModseq ? version : previous.version,
       states,
     };
   }
@@ -150,4 +140,17 @@ export class MailboxSnapshots {
       this.heldMessages -= held.states.size;
     }
   }
+}
+
+/** Every change after `since` (shared/mailbox/changes.ts), all pages of it. */
+export async function allChangesSince(mail: MailStore, mailboxId: string, since: number): Promise<MessageChanges> {
+  let page = await changesSince(mail, mailboxId, since);
+  const all: MessageChanges = { ...page, changed: [...page.changed], vanished: [...page.vanished] };
+  while (page.next) {
+    page = await changesSince(mail, mailboxId, since, { cursor: page.next });
+    all.changed.push(...page.changed);
+    all.vanished.push(...page.vanished);
+  }
+  delete all.next;
+  return all;
 }

@@ -4,7 +4,7 @@
  * mailbox is a few paged queries rather than one read per message.
  */
 import type { MessageDetails, MessageState } from '../../shared/mailbox/message-record.ts';
-import { listMessageDetails, listMessages, MAX_LIST_LIMIT } from '../../shared/mailbox/messages.ts';
+import { listMessageDetails, listMessages, MAX_LIST_LIMIT, type MessagePage } from '../../shared/mailbox/messages.ts';
 import type { BodyPart, Envelope, MessageStructure } from '../../shared/mime/structure-types.ts';
 import type { CachedDetails } from './details-cache.ts';
 import type { MessageView } from './message-view.ts';
@@ -29,6 +29,28 @@ export function adjacentRuns(view: MessageView, uids: readonly number[]): number
 }
 
 /**
+ * Reads the items of `missing` UIDs a page at a time, one UID range per run of UIDs adjacent in the
+ * view, handing each item of a wanted UID to `keep`.
+ */
+async function readInRuns<T extends { uid: number }>(
+  view: MessageView,
+  missing: readonly number[],
+  readPage: (fromUid: number, toUid: number, after: number | undefined) => Promise<MessagePage<T>>,
+  keep: (item: T) => void,
+): Promise<void> {
+  const wanted = new Set(missing);
+  for (const run of adjacentRuns(view, missing)) {
+    let after: number | undefined;
+    for (;;) {
+      const page = await readPage(run[0]!, run.at(-1)!, after);
+      for (const item of page.messages) if (wanted.has(item.uid)) keep(item);
+      if (page.next === undefined) break;
+      after = page.next;
+    }
+  }
+}
+
+/**
  * State items of these UIDs: from the mailbox's snapshot, and from the index for UIDs the snapshot no
  * longer has (expunged meanwhile, not yet announced to this session). Shared objects: do not modify.
  */
@@ -46,22 +68,19 @@ export async function loadStates(
     if (state) states.set(uid, state);
     else missing.push(uid);
   }
-  const wanted = new Set(missing);
-  for (const run of adjacentRuns(view, missing)) {
-    let after: number | undefined;
-    for (;;) {
-      const page = await listMessages(server.mail, mailboxId, {
-        fromUid: run[0]!,
-        toUid: run.at(-1)!,
+  await readInRuns(
+    view,
+    missing,
+    (fromUid, toUid, after) =>
+      listMessages(server.mail, mailboxId, {
+        fromUid,
+        toUid,
         includeExpunged: true,
         limit: MAX_LIST_LIMIT,
         ...(after !== undefined ? { after } : {}),
-      });
-      for (const state of page.messages) if (wanted.has(state.uid)) states.set(state.uid, state);
-      if (page.next === undefined) break;
-      after = page.next;
-    }
-  }
+      }),
+    (state) => states.set(state.uid, state),
+  );
   return states;
 }
 
@@ -80,23 +99,18 @@ export async function loadDetails(
     if (cached) details.set(uid, cached);
     else missing.push(uid);
   }
-  const wanted = new Set(missing);
-  for (const run of adjacentRuns(view, missing)) {
-    let after: number | undefined;
-    for (;;) {
-      const page = await listMessageDetails(server.mail, mailboxId, {
-        fromUid: run[0]!,
-        toUid: run.at(-1)!,
+  await readInRuns(
+    view,
+    missing,
+    (fromUid, toUid, after) =>
+      listMessageDetails(server.mail, mailboxId, {
+        fromUid,
+        toUid,
         limit: MAX_LIST_LIMIT,
         ...(after !== undefined ? { after } : {}),
-      });
-      for (const detail of page.messages) {
-        if (wanted.has(detail.uid)) details.set(detail.uid, server.detailsCache.set(mailboxId, detail));
-      }
-      if (page.next === undefined) break;
-      after = page.next;
-    }
-  }
+      }),
+    (detail) => details.set(detail.uid, server.detailsCache.set(mailboxId, detail)),
+  );
   return details;
 }
 

@@ -48,8 +48,4 @@ export class ConnectionCounter {
     if (count <= 1) this.counts.delete(key);
     else this.counts.set(key, count - 1);
   }
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
 }

@@ -9,12 +9,13 @@
  * announce them.
  */
 import { ALL_RIGHTS } from '../../shared/acl/index.ts';
-import { changesSince, type MessageChanges } from '../../shared/mailbox/changes.ts';
+import type { MessageChanges } from '../../shared/mailbox/changes.ts';
 import { MailboxNotFoundError } from '../../shared/mailbox/errors.ts';
 import type { MailStore } from '../../shared/mailbox/mail-store.ts';
 import { getMailbox, type Mailbox } from '../../shared/mailbox/mailbox-record.ts';
 import type { MessageState } from '../../shared/mailbox/message-record.ts';
 import type { MailboxVersion } from './change-notifier.ts';
+import { allChangesSince } from './mailbox-snapshots.ts';
 import type { MessageView } from './message-view.ts';
 import {
   type FetchAttribute,
@@ -100,16 +101,8 @@ export class SelectedMailbox {
   }
 
   /** Every change after `since`, all pages. */
-  async readChanges(since: number): Promise<MessageChanges> {
-    let page = await changesSince(this.mail, this.mailbox.id, since);
-    const all: MessageChanges = { ...page, changed: [...page.changed], vanished: [...page.vanished] };
-    while (page.next) {
-      page = await changesSince(this.mail, this.mailbox.id, since, { cursor: page.next });
-      all.changed.push(...page.changed);
-      all.vanished.push(...page.vanished);
-    }
-    delete all.next;
-    return all;
+  readChanges(since: number): Promise<MessageChanges> {
+    return allChangesSince(this.mail, this.mailbox.id, since);
   }
 
   private apply(sink: UpdateSink, changes: MessageChanges): void {

@@ -17,7 +17,7 @@ import {
   type InflateRaw,
   constants as zlibConstants,
 } from 'node:zlib';
-import { OUTPUT_FLUSH_BYTES, TLS_HANDSHAKE_TIMEOUT_MS } from './limits.ts';
+import { OUTPUT_FLUSH_BYTES, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_STALL_TIMEOUT_MS } from './limits.ts';
 
 /** DEFLATE with a smaller history and memory level than zlib's defaults: a few tens of KB per connection. */
 const DEFLATE_OPTIONS = { windowBits: 13, memLevel: 6, level: 6 };
@@ -113,9 +113,15 @@ export class Transport {
     if (this.closed) throw new TransportClosedError('connection closed');
     if (this.deflate) this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
     if (!this.socket.writableNeedDrain && !this.deflate?.writableNeedDrain) return;
-    await new Promise<void>((resolve, reject) => {
-      this.drainWaiters.push((error) => (error ? reject(error) : resolve()));
-    });
+    // A client that stops reading cannot hold a command (and its output) forever.
+    const stalled = setTimeout(() => this.destroy(), WRITE_STALL_TIMEOUT_MS);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.drainWaiters.push((error) => (error ? reject(error) : resolve()));
+      });
+    } finally {
+      clearTimeout(stalled);
+    }
   }
 
   /**

@@ -4,8 +4,9 @@
  *
  * Flags, sizes and dates come from the index state; ENVELOPE and BODYSTRUCTURE from the index details
  * (computed once at delivery); body sections are ranged reads of the blob at the part offsets the index
- * keeps. Messages are answered in pages, and the session waits for the client to take each page, so a
- * FETCH of a whole mailbox holds at most one page of bodies in memory.
+ * keeps, and large ones are streamed from the blob as the client takes them. Messages are answered in
+ * pages, and the session waits for the client to take what it was sent, so a FETCH of a whole mailbox
+ * holds little in memory.
  */
 import type { MessageDetails, MessageState } from '../../../shared/mailbox/message-record.ts';
 import { updateFlags } from '../../../shared/mailbox/messages.ts';
@@ -13,11 +14,11 @@ import type { MessageStructure } from '../../../shared/mime/structure-types.ts';
 import { decodeTransferEncoding } from '../../../shared/mime/transfer-encoding.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import type { CachedDetails } from '../details-cache.ts';
-import { INDEX_PAGE_SIZE, OUTPUT_FLUSH_BYTES } from '../limits.ts';
+import { INDEX_PAGE_SIZE, OUTPUT_FLUSH_BYTES, STREAM_BODY_BYTES } from '../limits.ts';
 import { loadDetails, loadStates, sectionStructureOf } from '../message-loader.ts';
 import { binaryPart, bodySectionRange, filterHeaderFields } from '../protocol/body-section.ts';
 import type { FetchItem, PartialRange, SequenceSet } from '../protocol/command-types.ts';
-import { type FetchAttribute, fetchResponse, vanishedResponse } from '../protocol/response-writer.ts';
+import { type FetchAttribute, fetchResponse, formatSection, vanishedResponse } from '../protocol/response-writer.ts';
 import { rangesContain, resolveSequenceSet } from '../protocol/sequence-set.ts';
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
@@ -82,16 +83,14 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
       if (sequence === undefined) continue;
       const marked = seen.get(uid);
       const state = marked ?? states.get(uid)!;
-      const attributes = await fetchAttributes(session, items, state, details.get(uid)?.details);
+      const { attributes, streamed } = await fetchAttributes(session, items, state, details.get(uid)?.details);
       if (marked && !items.some((item) => item.kind === 'FLAGS')) {
         attributes.push({ kind: 'FLAGS', flags: state.flags });
         if (session.condstore && !items.some((item) => item.kind === 'MODSEQ')) {
           attributes.push({ kind: 'MODSEQ', modSeq: state.modseq });
         }
       }
-      const response = fetchResponse(sequence, attributes);
-      session.send(response);
-      written += response.length;
+      written += await sendFetch(session, sequence, attributes, streamed, state.blobKey);
       if (written >= OUTPUT_FLUSH_BYTES) {
         written = 0;
         await session.flush();
@@ -141,13 +140,27 @@ async function markSeen(
   return marked;
 }
 
+/** A body literal too large to hold in memory: sent straight from the blob after the other attributes. */
+interface StreamedLiteral {
+  /** The attribute name as the response carries it: `RFC822`, `BODY[1.2]<0>` ... */
+  label: string;
+  offset: number;
+  length: number;
+}
+
 async function fetchAttributes(
   session: ImapSession,
   items: readonly FetchItem[],
   state: MessageState,
   details: MessageDetails | undefined,
-): Promise<FetchAttribute[]> {
+): Promise<{ attributes: FetchAttribute[]; streamed: StreamedLiteral[] }> {
   const attributes: FetchAttribute[] = [];
+  const streamed: StreamedLiteral[] = [];
+  const stream = (label: string, offset: number, length: number) => {
+    if (length <= STREAM_BODY_BYTES) return false;
+    streamed.push({ label, offset, length });
+    return true;
+  };
   const structure = details ? sectionStructureOf(details, state.size) : undefined;
   const blobs = session.server.blobs;
   const readSpan = (offset: number, length: number) =>
@@ -182,12 +195,15 @@ async function fetchAttributes(
         if (structure) attributes.push({ kind: item.kind, body: structure.body });
         break;
       case 'RFC822':
-        attributes.push({ kind: 'RFC822', data: await readSpan(0, state.size) });
+        if (!stream('RFC822', 0, state.size)) {
+          attributes.push({ kind: 'RFC822', data: await readSpan(0, state.size) });
+        }
         break;
       case 'RFC822.HEADER':
       case 'RFC822.TEXT': {
         if (!structure) break;
         const body = structure.body;
+        if (item.kind === 'RFC822.TEXT' && stream(item.kind, body.bodyOffset, body.bodyEnd - body.bodyOffset)) break;
         const data =
           item.kind === 'RFC822.HEADER'
             ? await readSpanOrHeader(body.headerOffset, body.bodyOffset - body.headerOffset)
@@ -210,6 +226,8 @@ async function fetchAttributes(
           data = filtered.subarray(part.offset, part.offset + part.length);
         } else {
           const part = partialSpan(range.end - range.start, item.partial);
+          const origin = item.partial ? `<${item.partial.offset}>` : '';
+          if (stream(`BODY[${formatSection(item.section)}]${origin}`, range.start + part.offset, part.length)) break;
           data =
             item.section.text === 'HEADER' && !item.partial
               ? await readSpanOrHeader(range.start, range.end - range.start)
@@ -242,7 +260,47 @@ async function fetchAttributes(
       }
     }
   }
-  return attributes;
+  return { attributes, streamed };
+}
+
+/**
+ * Sends one FETCH response. Literals listed in `streamed` come last, read from the blob in pieces and
+ * written as the client takes them; the response writer's own output ends in `)\r\n`, which is
+ * written after them. A blob failing half-way leaves a literal short: the connection must then close.
+ * Returns the bytes queued and not yet flushed.
+ */
+async function sendFetch(
+  session: ImapSession,
+  sequence: number,
+  attributes: readonly FetchAttribute[],
+  streamed: readonly StreamedLiteral[],
+  blobKey: string,
+): Promise<number> {
+  const response = fetchResponse(sequence, attributes);
+  if (streamed.length === 0) {
+    session.send(response);
+    return response.length;
+  }
+  let head = response.subarray(0, response.length - 3);
+  try {
+    for (const literal of streamed) {
+      const separator = head.length > 0 && head.at(-1) === 0x28 ? '' : ' ';
+      session.send(
+        Buffer.concat([head, Buffer.from(`${separator}${literal.label} {${literal.length}}\r\n`, 'latin1')]),
+      );
+      head = Buffer.alloc(0);
+      const body = await session.server.blobs.get(blobKey, { offset: literal.offset, length: literal.length });
+      for await (const chunk of body) {
+        session.send(chunk as Buffer);
+        await session.flush();
+      }
+    }
+  } catch (error) {
+    session.transport.destroy();
+    throw error;
+  }
+  session.send(Buffer.from(')\r\n'));
+  return 3;
 }
 
 /** RFC 3516: a leaf part's content with its Content-Transfer-Encoding undone. */

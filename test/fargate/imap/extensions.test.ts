@@ -202,6 +202,22 @@ describe('IMAP extensions', () => {
     assert.match(received, /c3 NO \[COMPRESSIONACTIVE\]/);
   });
 
+  it('streams large bodies from the blob store, whole and partial', async () => {
+    const client = await login();
+    await client.command('CREATE Large');
+    const line = `${'0123456789'.repeat(7)}\r\n`;
+    const big = `Subject: large\r\n\r\n${line.repeat(10_000)}`;
+    await append(client, 'Large', big);
+    await client.command('SELECT Large');
+    const fetched = await client.command('FETCH 1 (UID RFC822.SIZE BODY.PEEK[] BODY.PEEK[TEXT]<10.300000>)');
+    const response = fetched.untagged[0] ?? '';
+    assert.ok(response.startsWith(`* 1 FETCH (UID 1 RFC822.SIZE ${big.length} BODY[] {${big.length}}\r\n${big}`));
+    const text = big.slice(big.indexOf('\r\n\r\n') + 4);
+    assert.ok(response.endsWith(` BODY[TEXT]<10> {300000}\r\n${text.slice(10, 300_010)})`), response.slice(-80));
+    // The connection is still in step.
+    assert.equal((await client.command('NOOP')).status, 'OK');
+  });
+
   it('refuses an account more sessions than its limit', async () => {
     const sessions: RawImapClient[] = [];
     let refused: string | undefined;
