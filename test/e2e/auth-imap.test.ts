@@ -12,9 +12,8 @@
  * so, when its program is missing. (`imtest -s` is not used: imtest 3.6 stalls after a TLS 1.3
  * handshake on implicit TLS; its STARTTLS works.)
  */
+
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, globSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -22,28 +21,19 @@ import { serverEndPoint } from '../../shared/sasl/channel-binding.ts';
 import { RawImapClient } from '../fargate/imap/raw-imap-client.ts';
 import { messagesIn } from '../fargate/smtp/mailbox-contents.ts';
 import { startTestMailSystem, type TestMailSystem, testCertificate } from '../support/mail-system.ts';
+import { commandExists, cyrusClientInstalled, runClient } from '../support/real-clients.ts';
 import { scramClientFinal, scramClientFirst } from '../support/scram-client.ts';
 
 const PASSWORD = 'correct horse battery';
 const IMTEST = '/usr/lib/cyrus/bin/imtest';
 const CLIENT_TIMEOUT_MS = 15_000;
-const hasImtest = existsSync(IMTEST) && globSync('/usr/lib/*/sasl2/libscram.so*').length > 0;
+const hasImtest = cyrusClientInstalled(IMTEST);
 /** What the test system calls itself for DIGEST-MD5 digest-uri besides its hostname. */
 const ALIASES = '127.0.0.1,localhost';
 const MESSAGE = 'From: boss@example.com\r\nTo: alice@example.com\r\nSubject: appended as alice\r\n\r\nhi\r\n';
 
-function commandExists(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${command}`));
-}
-
-function runClient(command: string, args: string[], stdin = ''): Promise<{ output: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { timeout: CLIENT_TIMEOUT_MS }, (error, stdout, stderr) => {
-      resolve({ output: stdout + stderr, code: error ? ((error as { code?: number }).code ?? null) : 0 });
-    });
-    child.stdin?.end(stdin);
-  });
-}
+const runLocalClient = (command: string, args: string[], stdin = '') =>
+  runClient(command, args, stdin, CLIENT_TIMEOUT_MS);
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const fromBase64 = (text: string) => Buffer.from(text, 'base64').toString();
@@ -214,7 +204,7 @@ describe('IMAP authentication, end to end', () => {
 
   describe('Cyrus SASL (imtest)', { skip: !hasImtest && 'cyrus-clients / libsasl2-modules not installed' }, () => {
     const imtest = (mechanism: string, extra: string[] = [], password = PASSWORD, user = 'cyrus@example.com') =>
-      runClient(
+      runLocalClient(
         IMTEST,
         ['-m', mechanism, '-a', user, '-w', password, '-p', String(imap), ...extra, '127.0.0.1'],
         'x LOGOUT\r\n',
@@ -250,7 +240,7 @@ describe('IMAP authentication, end to end', () => {
       mechanism: string,
       options: { password?: string; url?: string; extra?: string[]; from?: string } = {},
     ) =>
-      runClient('curl', [
+      runLocalClient('curl', [
         '-sS',
         '--interface',
         options.from ?? '127.0.5.100',
@@ -303,7 +293,7 @@ describe('IMAP authentication, end to end', () => {
         'except imaplib.IMAP4.error as error:',
         '    print(error)',
       ].join('\n');
-      const result = await runClient('python3', [
+      const result = await runLocalClient('python3', [
         '-c',
         script,
         String(imap),

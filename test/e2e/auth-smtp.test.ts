@@ -11,9 +11,8 @@
  * Debian packages: cyrus-clients, libsasl2-modules, swaks, libauthen-sasl-perl, libauthen-ntlm-perl,
  * libio-socket-ssl-perl, curl. Each client group is skipped, saying so, when its program is missing.
  */
+
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, globSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,40 +22,18 @@ import { serverEndPoint } from '../../shared/sasl/channel-binding.ts';
 import { messagesIn } from '../fargate/smtp/mailbox-contents.ts';
 import { RawSmtp, type Reply } from '../fargate/smtp/raw-smtp.ts';
 import { startTestMailSystem, type TestMailSystem } from '../support/mail-system.ts';
+import { commandExists, cyrusClientInstalled, runClient, swaksMissing } from '../support/real-clients.ts';
 import { scramClientFinal, scramClientFirst } from '../support/scram-client.ts';
 
 const PASSWORD = 'correct horse battery';
 const SMTPTEST = '/usr/lib/cyrus/bin/smtptest';
 const CLIENT_TIMEOUT_MS = 15_000;
-const hasSmtptest = existsSync(SMTPTEST) && globSync('/usr/lib/*/sasl2/libscram.so*').length > 0;
+const hasSmtptest = cyrusClientInstalled(SMTPTEST);
 /** What the test system calls itself for DIGEST-MD5 digest-uri besides its hostname. */
 const ALIASES = '127.0.0.1,localhost';
 
-function commandExists(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${command}`));
-}
-
-/** Why the swaks tests cannot run: swaks, or the Perl modules its DIGEST-MD5, NTLM and TLS need. */
-function swaksMissing(): string | false {
-  if (!commandExists('swaks')) return 'swaks not installed';
-  for (const module of ['Authen::SASL', 'Authen::NTLM', 'Net::SSLeay']) {
-    try {
-      execFileSync('perl', [`-M${module}`, '-e1'], { stdio: 'ignore' });
-    } catch {
-      return `Perl module ${module} not installed (libauthen-sasl-perl, libauthen-ntlm-perl, libnet-ssleay-perl)`;
-    }
-  }
-  return false;
-}
-
-function runClient(command: string, args: string[], stdin = ''): Promise<{ output: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { timeout: CLIENT_TIMEOUT_MS }, (error, stdout, stderr) => {
-      resolve({ output: stdout + stderr, code: error ? ((error as { code?: number }).code ?? null) : 0 });
-    });
-    child.stdin?.end(stdin);
-  });
-}
+const runLocalClient = (command: string, args: string[], stdin = '') =>
+  runClient(command, args, stdin, CLIENT_TIMEOUT_MS);
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const fromBase64 = (text: string) => Buffer.from(text, 'base64').toString();
@@ -161,7 +138,7 @@ describe('SMTP submission authentication, end to end', () => {
 
   describe('Cyrus SASL (smtptest)', { skip: !hasSmtptest && 'cyrus-clients / libsasl2-modules not installed' }, () => {
     const smtptest = (args: string[], port = submission, stdin = 'QUIT\r\n') =>
-      runClient(SMTPTEST, ['-p', String(port), ...args, '127.0.0.1'], stdin);
+      runLocalClient(SMTPTEST, ['-p', String(port), ...args, '127.0.0.1'], stdin);
     const login = (mechanism: string, extra: string[] = [], password = PASSWORD) =>
       smtptest(['-m', mechanism, '-a', 'cyrus@example.com', '-w', password, ...extra]);
 
@@ -223,7 +200,7 @@ describe('SMTP submission authentication, end to end', () => {
       mechanism: string,
       options: { extra?: string[]; user?: string; password?: string; port?: number; from?: string } = {},
     ) =>
-      runClient('swaks', [
+      runLocalClient('swaks', [
         '--server',
         `127.0.0.1:${options.port ?? submission}`,
         '--local-interface',
@@ -274,7 +251,7 @@ describe('SMTP submission authentication, end to end', () => {
       mechanism: string,
       options: { password?: string; url?: string; extra?: string[]; from?: string } = {},
     ) =>
-      runClient('curl', [
+      runLocalClient('curl', [
         '-sS',
         '--interface',
         options.from ?? '127.0.2.1',

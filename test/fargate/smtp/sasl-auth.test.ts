@@ -5,10 +5,9 @@
  * libauthen-ntlm-perl, libio-socket-ssl-perl), curl and nodemailer, plus a raw client for the exact
  * replies. Each client group is skipped, saying so, when its program is missing.
  */
+
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, globSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { AuthThrottle } from '../../../shared/sasl/auth-throttle.ts';
 import type { SaslFailure, SaslIdentity } from '../../../shared/sasl/mechanism.ts';
 import { SaslServer } from '../../../shared/sasl/sasl-server.ts';
 import { SqliteMetadataStore } from '../../../shared/store/sqlite/sqlite-metadata-store.ts';
+import { commandExists, cyrusClientInstalled, runClient, swaksMissing } from '../../support/real-clients.ts';
 import { scramClientFinal, scramClientFirst } from '../../support/scram-client.ts';
 import { RawSmtp, type Reply } from './raw-smtp.ts';
 
@@ -32,34 +32,11 @@ const STRICT_USER = 'sam@strict.example';
 const PASSWORD = 'correct horse battery';
 const SMTPTEST = '/usr/lib/cyrus/bin/smtptest';
 const CLIENT_TIMEOUT_MS = 10_000;
-const hasSmtptest = existsSync(SMTPTEST) && globSync('/usr/lib/*/sasl2/libscram.so*').length > 0;
+const hasSmtptest = cyrusClientInstalled(SMTPTEST);
 const LENIENT = { freeFailures: 1000, baseDelayMs: 1, maxDelayMs: 1, refuseAt: 10_000, refusalMs: 1, halfLifeMs: 1000 };
 
-function commandExists(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${command}`));
-}
-
-/** Why the swaks tests cannot run: swaks, or the Perl modules its DIGEST-MD5, NTLM and TLS need. */
-function swaksMissing(): string | false {
-  if (!commandExists('swaks')) return 'swaks not installed';
-  for (const module of ['Authen::SASL', 'Authen::NTLM', 'Net::SSLeay']) {
-    try {
-      execFileSync('perl', [`-M${module}`, '-e1'], { stdio: 'ignore' });
-    } catch {
-      return `Perl module ${module} not installed (libauthen-sasl-perl, libauthen-ntlm-perl, libnet-ssleay-perl)`;
-    }
-  }
-  return false;
-}
-
-function runClient(command: string, args: string[], stdin = ''): Promise<{ output: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = execFile(command, args, { timeout: CLIENT_TIMEOUT_MS }, (error, stdout, stderr) => {
-      resolve({ output: stdout + stderr, code: error ? ((error as { code?: number }).code ?? null) : 0 });
-    });
-    child.stdin?.end(stdin);
-  });
-}
+const runLocalClient = (command: string, args: string[], stdin = '') =>
+  runClient(command, args, stdin, CLIENT_TIMEOUT_MS);
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 /** Raw clients still open; closed after each test, so a failed assertion leaves no connection behind. */
@@ -287,7 +264,7 @@ describe('SMTP AUTH through the SASL module', () => {
 
   describe('Cyrus SASL (smtptest)', { skip: !hasSmtptest && 'cyrus-clients / libsasl2-modules not installed' }, () => {
     const smtptest = (mechanism: string, extra: string[] = [], password = PASSWORD) =>
-      runClient(
+      runLocalClient(
         SMTPTEST,
         ['-m', mechanism, '-a', USER, '-w', password, '-p', String(starttls.port), ...extra, '127.0.0.1'],
         'QUIT\r\n',
@@ -311,7 +288,7 @@ describe('SMTP AUTH through the SASL module', () => {
 
   describe('swaks', { skip: swaksMissing() }, () => {
     const swaks = (mechanism: string, extra: string[] = [], password = PASSWORD, user = USER) =>
-      runClient('swaks', [
+      runLocalClient('swaks', [
         '--server',
         `127.0.0.1:${starttls.port}`,
         '--auth',
@@ -354,7 +331,7 @@ describe('SMTP AUTH through the SASL module', () => {
 
   describe('curl', { skip: !commandExists('curl') && 'curl not installed' }, () => {
     const curl = (mechanism: string, password = PASSWORD, extra: string[] = []) =>
-      runClient('curl', [
+      runLocalClient('curl', [
         '-sS',
         `smtp://127.0.0.1:${starttls.port}`,
         '-u',
