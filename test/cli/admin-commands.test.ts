@@ -9,9 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { runMarmot } from '../../cli/program.ts';
 import { effectiveRights } from '../../shared/acl/index.ts';
 import { type Account, Directory } from '../../shared/directory/directory.ts';
 import { RunLease } from '../../shared/expire/run-state.ts';
@@ -29,6 +27,7 @@ import {
 } from '../../shared/mailbox/index.ts';
 import { FileBlobStore } from '../../shared/store/files/file-blob-store.ts';
 import { SqliteMetadataStore } from '../../shared/store/sqlite/sqlite-metadata-store.ts';
+import { marmotInProcess } from '../support/marmot-in-process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let dataDir: string;
@@ -45,27 +44,8 @@ interface Outcome {
   stderr: string;
 }
 
-async function marmot(...args: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (append: (text: string) => void) =>
-    new Writable({
-      write(chunk, _encoding, done) {
-        append(String(chunk));
-        done();
-      },
-    });
-  const code = await runMarmot(args, {
-    stdin: Readable.from([]),
-    stdout: sink((text) => {
-      stdout += text;
-    }),
-    stderr: sink((text) => {
-      stderr += text;
-    }),
-    env: { MARMOT_DATA_DIR: dataDir },
-  });
-  return { code, stdout, stderr };
+function marmot(...args: string[]): Promise<Outcome> {
+  return marmotInProcess(dataDir, args);
 }
 
 async function ok(...args: string[]): Promise<Outcome> {

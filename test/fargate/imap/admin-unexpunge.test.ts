@@ -5,10 +5,9 @@
  * expire` runs past the retention (the clock is mocked) nothing is left to restore.
  */
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { runMarmot } from '../../../cli/program.ts';
+import { marmotInProcess } from '../../support/marmot-in-process.ts';
 import { type ImapTestServer, startImapTestServer, USERS } from './imap-test-server.ts';
 
 const ACCOUNT_ROOT = `user/${USERS.alice.user}`;
@@ -23,25 +22,7 @@ describe('unexpunge and undelete with a real IMAP client', () => {
   let imap: ImapFlow;
 
   async function marmot(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-    let stdout = '';
-    let stderr = '';
-    const sink = (append: (text: string) => void) =>
-      new Writable({
-        write(chunk, _encoding, done) {
-          append(String(chunk));
-          done();
-        },
-      });
-    const code = await runMarmot(args, {
-      stdin: Readable.from([]),
-      stdout: sink((text) => {
-        stdout += text;
-      }),
-      stderr: sink((text) => {
-        stderr += text;
-      }),
-      env: { MARMOT_DATA_DIR: server.context.config.dataDir },
-    });
+    const { code, stdout, stderr } = await marmotInProcess(server.context.config.dataDir, args);
     assert.equal(code, 0, `marmot ${args.join(' ')}: ${stderr}`);
     return { stdout, stderr };
   }
