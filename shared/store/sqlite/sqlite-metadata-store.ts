@@ -7,8 +7,8 @@
  * while the server runs), with a busy timeout instead of an error when they collide.
  *
  * Group commit: writes issued in the same turn of the event loop share one transaction, and so one
- * fsync, each inside its own savepoint so that one failing write (a condition that does not hold) leaves
- * the others standing. Every promise resolves only after the COMMIT that made its write durable. Under
+ * fsync. One failing write (a condition that does not hold) leaves the others standing: a write checks
+ * everything first and then runs one statement, which SQLite applies whole or not at all. Every promise resolves only after the COMMIT that made its write durable. Under
  * load (many SMTP deliveries, many IMAP sessions) this turns N fsyncs into one; alone, a write costs the
  * same as before.
  */
@@ -52,6 +52,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly getRow: StatementSync;
   private readonly upsertRow: StatementSync;
   private readonly deleteRow: StatementSync;
+  private readonly beginTransaction: StatementSync;
+  private readonly commitTransaction: StatementSync;
   private pending: PendingWrite[] = [];
   private flushScheduled = false;
 
@@ -60,6 +62,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');
+    this.db.exec('PRAGMA cache_size = -65536');
     this.db.exec(`CREATE TABLE IF NOT EXISTS items (
       pk TEXT NOT NULL, sk TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pk, sk)
     ) WITHOUT ROWID`);
@@ -74,6 +77,8 @@ export class SqliteMetadataStore implements MetadataStore {
       'INSERT INTO items (pk, sk, data) VALUES (?, ?, ?) ON CONFLICT (pk, sk) DO UPDATE SET data = excluded.data',
     );
     this.deleteRow = this.db.prepare('DELETE FROM items WHERE pk = ? AND sk = ?');
+    this.beginTransaction = this.db.prepare('BEGIN IMMEDIATE');
+    this.commitTransaction = this.db.prepare('COMMIT');
   }
 
   async get(pk: string, sk: string): Promise<Item | undefined> {
@@ -192,24 +197,23 @@ export class SqliteMetadataStore implements MetadataStore {
     const batch = this.pending.splice(0, MAX_WRITES_PER_COMMIT);
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.beginTransaction.run();
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
     }
     try {
       for (const write of batch) {
-        this.db.exec('SAVEPOINT write');
         try {
           outcomes.push({ ok: true, value: write.work() });
-          this.db.exec('RELEASE write');
         } catch (error) {
-          this.db.exec('ROLLBACK TO write');
-          this.db.exec('RELEASE write');
+          // Each write checks everything before its one modifying statement, and SQLite undoes a failed
+          // statement whole, so a failed write changed nothing, unless SQLite gave up the transaction.
+          if (!this.db.isTransaction) throw error;
           outcomes.push({ ok: false, value: error });
         }
       }
-      this.db.exec('COMMIT');
+      this.commitTransaction.run();
     } catch (error) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
       for (const write of batch) write.reject(error);
