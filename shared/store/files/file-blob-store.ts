@@ -3,6 +3,10 @@
  * fsyncs it, renames it into place and fsyncs the directory, so a reader (or a restart after a crash)
  * sees the whole blob or none of it. Leftover temporary files from a crash are removed at open.
  *
+ * Under load the directory fsyncs are shared: puts into one directory (a day's messages share one) that
+ * renamed before a directory fsync started are all made durable by it, so concurrent puts wait for one
+ * fsync instead of queueing one each. Directories known to exist are not made again.
+ *
  * Layout: key `msg/ab/abcdef` is the file `msg/ab/abcdef@`. The suffix is outside the key alphabet, so
  * a blob's file never collides with another key's directory (`a` and `a/b` can both exist, as in S3),
  * and the temporary directory `@tmp` can be neither a key's file nor its directory.
@@ -30,6 +34,10 @@ const TEMP_DIR = '@tmp';
 const BLOB_FILE_SUFFIX = '@';
 
 export class FileBlobStore implements BlobStore {
+  private readonly directorySyncs = new SharedDirectorySyncs();
+  /** Directories this store made or found (delete removes files only, so they stay). */
+  private readonly knownDirectories = new Set<string>();
+
   private constructor(private readonly root: string) {}
 
   static async open(root: string): Promise<FileBlobStore> {
@@ -51,10 +59,8 @@ export class FileBlobStore implements BlobStore {
       } finally {
         await handle.close();
       }
-      const created = await mkdir(dirname(path), { recursive: true });
-      if (created !== undefined) await syncDirectory(dirname(created));
-      await rename(temp, path);
-      await syncDirectory(dirname(path));
+      await this.moveIntoPlace(temp, path);
+      await this.directorySyncs.sync(dirname(path));
       return { size };
     } catch (error) {
       if (!Buffer.isBuffer(body)) body.destroy();
@@ -124,6 +130,24 @@ export class FileBlobStore implements BlobStore {
 
   async close(): Promise<void> {}
 
+  /** Renames the temporary file to its path, making the directories first where they are not known. */
+  private async moveIntoPlace(temp: string, path: string): Promise<void> {
+    const directory = dirname(path);
+    if (this.knownDirectories.has(directory)) {
+      try {
+        return await rename(temp, path);
+      } catch (error) {
+        // Removed behind our back (an operator tidying up): make it again.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        this.knownDirectories.delete(directory);
+      }
+    }
+    const created = await mkdir(directory, { recursive: true });
+    if (created !== undefined) await syncDirectory(dirname(created));
+    this.knownDirectories.add(directory);
+    await rename(temp, path);
+  }
+
   private pathOf(key: string): string {
     assertBlobKey(key);
     return `${join(this.root, ...key.split('/'))}${BLOB_FILE_SUFFIX}`;
@@ -157,6 +181,38 @@ async function writeAll(handle: FileHandle, bytes: Buffer): Promise<number> {
     written += bytesWritten;
   }
   return bytes.length;
+}
+
+/**
+ * Directory fsyncs shared between callers: `sync(path)` resolves after an fsync of `path` that started
+ * after the call. While one runs, every caller that arrives waits for the single next one.
+ */
+class SharedDirectorySyncs {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly next = new Map<string, Promise<void>>();
+
+  sync(path: string): Promise<void> {
+    const queued = this.next.get(path);
+    if (queued) return queued;
+    const running = this.running.get(path);
+    if (!running) return this.start(path);
+    const following = running
+      .catch(() => {})
+      .then(() => {
+        this.next.delete(path);
+        return this.start(path);
+      });
+    this.next.set(path, following);
+    return following;
+  }
+
+  private start(path: string): Promise<void> {
+    const sync = syncDirectory(path).finally(() => {
+      if (this.running.get(path) === sync) this.running.delete(path);
+    });
+    this.running.set(path, sync);
+    return sync;
+  }
 }
 
 async function syncDirectory(path: string): Promise<void> {

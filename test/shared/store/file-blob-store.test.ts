@@ -1,6 +1,7 @@
 /**
  * What only the file adapter can show: a put whose stream fails leaves no file at all under the root
- * (no temporary file either), and keys that look like the adapter's own names survive a reopen.
+ * (no temporary file either), concurrent puts into one directory all land, keys that look like the adapter's own names survive a reopen, and a
+ * directory removed behind the store's back is made again.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -49,4 +50,22 @@ test('keys named like the temporary directory survive reopening the store', () =
     for (const key of ['.tmp/x', 'tmp/x', 'tmp', 'a', 'a/b']) {
       assert.equal((await reopened.read(key)).toString(), key);
     }
+  }));
+
+test('concurrent puts into one directory share its fsyncs and all land whole', () =>
+  withRoot(async (root) => {
+    const blobs = await FileBlobStore.open(root);
+    const keys = Array.from({ length: 40 }, (_, index) => `msg/day/${index}`);
+    await Promise.all(keys.map((key) => blobs.put(key, Buffer.from(key.repeat(100)))));
+    for (const key of keys) assert.equal((await blobs.read(key)).toString(), key.repeat(100));
+  }));
+
+test('a put into a directory removed behind the store is made again', () =>
+  withRoot(async (root) => {
+    const blobs = await FileBlobStore.open(root);
+    await blobs.put('msg/day/one', Buffer.from('one'));
+    await rm(join(root, 'msg'), { recursive: true });
+    await blobs.put('msg/day/two', Buffer.from('two'));
+    assert.equal((await blobs.read('msg/day/two')).toString(), 'two');
+    assert.equal(await blobs.head('msg/day/one'), undefined);
   }));
