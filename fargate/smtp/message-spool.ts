@@ -1,6 +1,7 @@
 /**
- * DATA into the blob spool: the message streams from the SMTP session straight into one blob, behind the
- * trace headers we prepend, so memory use does not depend on message size. While it streams, the spool
+ * DATA into the blob spool: the message goes from the SMTP session into one blob, behind the trace
+ * headers we prepend. A small message is held in memory and stored at once; a larger one streams into the
+ * store from the moment it outgrows MEMORY_SPOOL_BYTES, so memory use does not depend on message size. While it streams, the spool
  * counts bytes against the size limit, hashes the content (the transaction key, shared/delivery), and
  * checks line endings.
  *
@@ -20,6 +21,8 @@ import type { BlobStore } from '../../shared/store/blob.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** A message up to this size (prefix included) is held in memory and stored with one write. */
+const MEMORY_SPOOL_BYTES = 256 * 1024;
 
 export type SpoolRefusal = 'too-large' | 'bare-line-ending' | 'timed-out' | 'client-gone';
 
@@ -54,14 +57,26 @@ class SpoolRefused extends Error {
 }
 
 export async function spoolMessage(data: Readable, options: SpoolOptions): Promise<SpoolOutcome> {
-  const sink = new PassThrough();
-  // A refusal destroys the sink, possibly before the store has attached to it; the store still sees it.
-  sink.on('error', () => {});
-  const stored = options.blobs.put(options.blobKey, sink);
-  // Observed below; this keeps an early rejection from counting as unhandled meanwhile.
-  stored.catch(() => {});
-  sink.write(options.prefix);
+  // Held in memory until it outgrows MEMORY_SPOOL_BYTES, then streamed into the store through `sink`.
+  let held: Buffer[] | undefined = [options.prefix];
+  let heldBytes = options.prefix.length;
+  let sink: PassThrough | undefined;
+  let stored: Promise<{ size: number }> | undefined;
   options.onStored?.(options.prefix);
+
+  const store = (body: Buffer | PassThrough) => {
+    stored = options.blobs.put(options.blobKey, body);
+    // Observed below; this keeps an early rejection from counting as unhandled meanwhile.
+    stored.catch(() => {});
+  };
+  const startStreaming = (chunks: Buffer[]) => {
+    const stream = new PassThrough();
+    // A refusal destroys the sink, possibly before the store has attached to it; the store still sees it.
+    stream.on('error', () => {});
+    store(stream);
+    for (const chunk of chunks) stream.write(chunk);
+    return stream;
+  };
 
   const hash = createHash('sha256');
   let contentBytes = 0;
@@ -71,7 +86,8 @@ export async function spoolMessage(data: Readable, options: SpoolOptions): Promi
   const refuse = (reason: SpoolRefusal) => {
     if (refusal) return;
     refusal = reason;
-    sink.destroy(new SpoolRefused(reason));
+    held = undefined;
+    sink?.destroy(new SpoolRefused(reason));
     // Keep reading (and dropping) what the client still sends, so the session can reply afterwards.
     data.resume();
   };
@@ -89,7 +105,13 @@ export async function spoolMessage(data: Readable, options: SpoolOptions): Promi
       lastByte = chunk[chunk.length - 1]!;
       hash.update(chunk);
       options.onStored?.(chunk);
-      if (!sink.write(chunk)) {
+      if (held) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        if (heldBytes <= MEMORY_SPOOL_BYTES) return;
+        sink = startStreaming(held);
+        held = undefined;
+      } else if (sink && !sink.write(chunk)) {
         data.pause();
         sink.once('drain', () => data.resume());
       }
@@ -97,7 +119,10 @@ export async function spoolMessage(data: Readable, options: SpoolOptions): Promi
     data.once('end', () => {
       // A CR as the very last byte has no LF after it.
       if (!refusal && lastByte === CR) refuse('bare-line-ending');
-      if (!refusal) sink.end();
+      if (!refusal) {
+        if (held) store(Buffer.concat(held, heldBytes));
+        else sink?.end();
+      }
       resolve();
     });
     data.once('close', () => {
@@ -109,6 +134,7 @@ export async function spoolMessage(data: Readable, options: SpoolOptions): Promi
 
   await finished;
   options.deadline?.removeEventListener('abort', onAbort);
+  if (!stored) return { ok: false, refusal: refusal ?? 'client-gone' };
   let size: number;
   try {
     ({ size } = await stored);

@@ -49,6 +49,43 @@ describe('message spool', () => {
     }
   });
 
+  it('streams a message too large to hold in memory into the blob, byte for byte', async () => {
+    const stores = await localAdapters.open();
+    try {
+      const chunks = Array.from({ length: 12 }, (_, index) => Buffer.alloc(64 * 1024, `${index % 10}\r\n`));
+      const content = Buffer.concat(chunks);
+      const outcome = await spoolMessage(dataStream(chunks), {
+        blobs: stores.blobs,
+        blobKey: 'msg/t/large',
+        prefix: Buffer.from('X: y\r\n'),
+        maxContentBytes: 1024 * 1024,
+      });
+      assert.ok(outcome.ok);
+      assert.equal(outcome.message.contentSha256, createHash('sha256').update(content).digest('hex'));
+      assert.deepEqual(await stores.blobs.read('msg/t/large'), Buffer.concat([Buffer.from('X: y\r\n'), content]));
+    } finally {
+      await stores.cleanup();
+    }
+  });
+
+  it('refuses a message over the limit after it began streaming, and leaves no blob', async () => {
+    const stores = await localAdapters.open();
+    try {
+      const stream = dataStream(Array.from({ length: 16 }, () => Buffer.alloc(64 * 1024, 'a\r\n')));
+      const outcome = await spoolMessage(stream, {
+        blobs: stores.blobs,
+        blobKey: 'msg/t/over',
+        prefix: Buffer.from(''),
+        maxContentBytes: 600 * 1024,
+      });
+      assert.deepEqual(outcome, { ok: false, refusal: 'too-large' });
+      assert.equal(stream.readableEnded, true);
+      assert.deepEqual((await stores.blobs.list('')).blobs, []);
+    } finally {
+      await stores.cleanup();
+    }
+  });
+
   it('refuses a message over the limit, reads the rest, and leaves no blob', async () => {
     const stores = await localAdapters.open();
     try {
