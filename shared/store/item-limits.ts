@@ -101,12 +101,22 @@ function isListOrMap(value: object): boolean {
 
 /** DynamoDB: about one byte per two significant digits, plus one. */
 function numberSize(value: number): number {
-  const digits = Math.abs(value)
+  return Math.ceil(Math.max(significantDigits(value), 1) / 2) + 1;
+}
+
+/** Significant decimal digits, without leading or trailing zeros (0 has none). */
+function significantDigits(value: number): number {
+  if (Number.isSafeInteger(value)) {
+    let magnitude = Math.abs(value);
+    if (magnitude === 0) return 0;
+    while (magnitude % 10 === 0) magnitude /= 10;
+    return String(magnitude).length;
+  }
+  return Math.abs(value)
     .toExponential()
     .replace(/e.*$/, '')
     .replace('.', '')
     .replace(/^0+|0+$/g, '').length;
-  return Math.ceil(Math.max(digits, 1) / 2) + 1;
 }
 
 /** Pages hold at most this many items, whatever the caller asks for; callers follow the cursor. */
