@@ -5,14 +5,15 @@
  *     spool, scan and filter steps in-process, MIME structure, index entries, quota, fsyncs;
  *   - sink: a bare smtp-server in its own process that only writes each message to a file and fsyncs it.
  * Reported per profile: messages/s, p50/p99 latency (MAIL to the DATA reply), server CPU ms per message
- * (from /proc/<pid>/stat), the server's peak RSS (VmHWM), and marmot's CPU per message as a multiple of
- * the sink's. The JSON result goes to bench/results/.
+ * (from /proc/<pid>/stat), split by thread kind and into user and system time (from /proc/<pid>/task:
+ * the main thread, libuv's pool that does the file I/O, V8's GC and compiler workers), the server's peak
+ * RSS (VmHWM), and marmot's CPU per message as a multiple of the sink's. The JSON result goes to bench/results/.
  *
  *   node --import tsx bench/smtp.ts            (BENCH_SECONDS, BENCH_CLIENTS, BENCH_LARGE_CLIENTS override)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,8 @@ interface Measurement {
   messagesPerSecond: number;
   latencyMs: { p50: number; p99: number };
   serverCpuMsPerMessage: number;
+  /** By thread name (MainThread, libuv-worker, V8Worker, ...): user and system CPU ms per message. */
+  serverCpuMsPerMessageByThread: Record<string, { user: number; system: number }>;
   serverPeakRssMb: number;
 }
 
@@ -216,12 +219,14 @@ async function measure(server: Measurement['server'], running: RunningServer, pr
   // Warm-up (JIT, caches, first mailbox writes), then the measured window.
   await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
   const cpuBefore = await cpuMs(running.pid);
+  const threadsBefore = await cpuMsByThread(running.pid);
   const startedAt = performance.now();
   phase.now = 'measure';
   await new Promise((resolve) => setTimeout(resolve, SECONDS_PER_PROFILE * 1000));
   phase.now = 'done';
   const seconds = (performance.now() - startedAt) / 1000;
   const cpuUsed = (await cpuMs(running.pid)) - cpuBefore;
+  const threadsAfter = await cpuMsByThread(running.pid);
   await Promise.all(loops);
   for (const client of clients) client.close();
   latencies.sort((a, b) => a - b);
@@ -236,6 +241,14 @@ async function measure(server: Measurement['server'], running: RunningServer, pr
     messagesPerSecond: round(latencies.length / seconds),
     latencyMs: { p50: round(percentile(latencies, 0.5)), p99: round(percentile(latencies, 0.99)) },
     serverCpuMsPerMessage: round(cpuUsed / Math.max(1, latencies.length)),
+    serverCpuMsPerMessageByThread: Object.fromEntries(
+      [...threadsAfter].flatMap(([name, after]) => {
+        const before = threadsBefore.get(name) ?? { user: 0, system: 0 };
+        const perMessage = (ms: number) => Math.round((ms * 1000) / Math.max(1, latencies.length)) / 1000;
+        const used = { user: perMessage(after.user - before.user), system: perMessage(after.system - before.system) };
+        return used.user + used.system > 0 ? [[name, used]] : [];
+      }),
+    ),
     serverPeakRssMb: round((await peakRssKb(running.pid)) / 1024),
   };
 }
@@ -322,6 +335,22 @@ async function cpuMs(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat; after "pid (comm) " they are at 11 and 12.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU ms so far of the process's threads, summed by thread name (a pool's threads share one). */
+async function cpuMsByThread(pid: number): Promise<Map<string, { user: number; system: number }>> {
+  const byName = new Map<string, { user: number; system: number }>();
+  for (const thread of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${thread}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const total = byName.get(name) ?? { user: 0, system: 0 };
+    total.user += (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_SECOND;
+    total.system += (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND;
+    byName.set(name, total);
+  }
+  return byName;
 }
 
 async function peakRssKb(pid: number): Promise<number> {
