@@ -29,7 +29,8 @@ import { purgeDeletedMailbox, purgeExpungedMessages, trimChangeLog } from '../..
 import { adapterSets } from '../../support/stores.ts';
 import { ACCOUNT, openTestStore, sampleMessage, sleep } from './mail-fixtures.ts';
 
-const SETTLE_MS = 200;
+/** Long enough that the two `busy` checks right after the writes still fall inside it on a loaded machine. */
+const SETTLE_MS = 1500;
 const future = () => new Date(Date.now() + 60_000);
 
 for (const adapters of adapterSets) {
