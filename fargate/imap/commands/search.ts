@@ -12,7 +12,7 @@ import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import type { CachedDetails } from '../details-cache.ts';
 import { loadDetails, loadStates, structureOf } from '../message-loader.ts';
 import type { SearchKey } from '../protocol/command-types.ts';
-import { esearchResponse, searchResponse, sortResponse, token, untagged } from '../protocol/response-writer.ts';
+import { esearchResponse, searchResponse, sortResponse, threadResponse } from '../protocol/response-writer.ts';
 import {
   addressListText,
   addressSpec,
@@ -37,7 +37,7 @@ import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
 import { type SortableMessage, sortMessages } from '../sort/sort.ts';
 import { baseSubject } from '../thread/base-subject.ts';
-import { formatThreads, type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
+import { type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
 
 interface SearchResult {
   /** Matching UIDs in mailbox order. */
@@ -277,7 +277,6 @@ export async function runThread(session: ImapSession, command: CommandOf<'THREAD
     };
   });
   const threads = command.algorithm === 'REFERENCES' ? threadReferences(messages) : threadOrderedSubject(messages);
-  const list = formatThreads(threads);
-  session.send(untagged(token('THREAD'), ...(list ? [token(list)] : [])));
+  session.send(threadResponse(threads));
   return ok('THREAD completed');
 }

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { type ThreadNode, threadResponse } from '../../../fargate/imap/protocol/response-writer.ts';
 import { baseSubject, isReplyOrForward } from '../../../fargate/imap/thread/base-subject.ts';
-import {
-  formatThreads,
-  type ThreadableMessage,
-  threadOrderedSubject,
-  threadReferences,
-} from '../../../fargate/imap/thread/thread.ts';
+import { type ThreadableMessage, threadOrderedSubject, threadReferences } from '../../../fargate/imap/thread/thread.ts';
+
+/** The thread list as the response writer puts it on the wire, without `* THREAD ` and CRLF. */
+function formatThreads(threads: readonly ThreadNode[]): string {
+  return threadResponse(threads)
+    .toString('latin1')
+    .replace(/^\* THREAD ?/, '')
+    .replace(/\r\n$/, '');
+}
 
 describe('base subject (RFC 5256 §2.1)', () => {
   const cases: Array<[string, string]> = [
