@@ -16,6 +16,7 @@ import { esearchResponse, searchResponse, sortResponse, threadResponse } from '.
 import {
   addressListText,
   addressSpec,
+  baseSubjectOf,
   calendarDateOf,
   decodeWords,
   sentTimeOf,
@@ -36,7 +37,6 @@ import {
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
 import { type SortableMessage, sortMessages } from '../sort/sort.ts';
-import { baseSubject } from '../thread/base-subject.ts';
 import { type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
 
 interface SearchResult {
@@ -238,7 +238,7 @@ export async function runSort(session: ImapSession, command: CommandOf<'SORT'>):
       internalDate,
       sentDate: found ? sentTimeOf(found, internalDate) : internalDate,
       size: state.size,
-      baseSubject: found ? baseSubject(subjectOf(found)) : '',
+      baseSubject: found ? baseSubjectOf(found) : '',
       fromMailbox: from?.mailbox ?? '',
       toMailbox: to?.mailbox ?? '',
       ccMailbox: cc?.mailbox ?? '',
@@ -273,6 +273,7 @@ export async function runThread(session: ImapSession, command: CommandOf<'THREAD
       inReplyTo: envelope?.inReplyTo ?? undefined,
       references: found?.search.references,
       subject: found ? subjectOf(found) : '',
+      baseSubject: found ? baseSubjectOf(found) : '',
       sentDate: found ? sentTimeOf(found, internalDate) : internalDate,
     };
   });

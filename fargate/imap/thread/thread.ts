@@ -6,8 +6,9 @@
  * The input comes from messages (untrusted): reference chains may loop, repeat or be absurdly long,
  * so every walk here is iterative and loop-checked, and references per message are bounded.
  */
+import { isReplyOrForward } from '../../../shared/mime/search-fields.ts';
 import type { ThreadNode } from '../protocol/response-writer.ts';
-import { baseSubject, isReplyOrForward } from './base-subject.ts';
+import { asciiCasemap } from '../sort/sort.ts';
 
 /** What threading needs of one message. */
 export interface ThreadableMessage {
@@ -19,8 +20,10 @@ export interface ThreadableMessage {
   inReplyTo?: string | undefined;
   /** References header value (raw). */
   references?: string | undefined;
-  /** Subject, decoded from encoded words. */
+  /** Subject, decoded from encoded words (tells replies and forwards). */
   subject: string;
+  /** RFC 5256 §2.1 base subject, as indexed (case kept). */
+  baseSubject: string;
   /** The sent date (RFC 5256 §2.2: the Date header, else the internal date), ms since the epoch. */
   sentDate: number;
 }
@@ -44,7 +47,7 @@ function bySentDate(a: { sentDate: number; order: number }, b: { sentDate: numbe
 export function threadOrderedSubject(messages: readonly ThreadableMessage[]): ThreadNode[] {
   const groups = new Map<string, Array<{ message: ThreadableMessage; sentDate: number; order: number }>>();
   messages.forEach((message, order) => {
-    const key = baseSubject(message.subject);
+    const key = asciiCasemap(message.baseSubject);
     let group = groups.get(key);
     if (!group) {
       group = [];
@@ -178,7 +181,7 @@ export function threadReferences(messages: readonly ThreadableMessage[]): Thread
   // Step 5: merge threads with the same base subject.
   const threadSubject = (container: Container): string => {
     const message = container.message ?? container.children[0]?.message;
-    return message ? baseSubject(message.subject) : '';
+    return message ? asciiCasemap(message.baseSubject) : '';
   };
   const isReply = (container: Container) =>
     container.message !== undefined && isReplyOrForward(container.message.subject);
