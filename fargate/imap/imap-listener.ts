@@ -20,11 +20,19 @@ import { readProxyHeader } from '../proxy-protocol/proxy-v2.ts';
 import { MailboxChangeNotifier } from './change-notifier.ts';
 import { MessageDetailsCache } from './details-cache.ts';
 import { HeaderCache } from './header-cache.ts';
-import { MAX_CONNECTIONS_PER_ACCOUNT, MAX_CONNECTIONS_PER_IP } from './limits.ts';
+import {
+  AUTHENTICATED_IDLE_TIMEOUT_MS,
+  IDLE_COMMAND_TIMEOUT_MS,
+  MAX_CONNECTIONS_PER_ACCOUNT,
+  MAX_CONNECTIONS_PER_IP,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+  UNAUTHENTICATED_IDLE_TIMEOUT_MS,
+  WRITE_STALL_TIMEOUT_MS,
+} from './limits.ts';
 import { MailboxSnapshots } from './mailbox-snapshots.ts';
 import { untaggedStatus } from './protocol/response-writer.ts';
 import { ConnectionCounter } from './rate-limiter.ts';
-import type { ImapServerContext } from './server-context.ts';
+import type { ImapServerContext, ImapTimeouts } from './server-context.ts';
 import { ImapSession } from './session.ts';
 import { Transport, waitForHandshake } from './transport.ts';
 
@@ -33,6 +41,16 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** One shared context per process (per set of open stores): both listeners use it. */
 const contexts = new WeakMap<Stores, { server: ImapServerContext; perIp: ConnectionCounter }>();
+
+function timeoutsFrom({ imap }: ListenerContext['config']): ImapTimeouts {
+  return {
+    unauthenticatedIdleMs: imap.unauthenticatedIdleTimeoutMs ?? UNAUTHENTICATED_IDLE_TIMEOUT_MS,
+    authenticatedIdleMs: imap.authenticatedIdleTimeoutMs ?? AUTHENTICATED_IDLE_TIMEOUT_MS,
+    idleCommandMs: imap.idleCommandTimeoutMs ?? IDLE_COMMAND_TIMEOUT_MS,
+    writeStallMs: imap.writeStallTimeoutMs ?? WRITE_STALL_TIMEOUT_MS,
+    tlsHandshakeMs: imap.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
+  };
+}
 
 function sharedContext(context: ListenerContext): { server: ImapServerContext; perIp: ConnectionCounter } {
   const existing = contexts.get(context.stores);
@@ -62,6 +80,7 @@ function sharedContext(context: ListenerContext): { server: ImapServerContext; p
     detailsCache: new MessageDetailsCache(),
     headerCache: new HeaderCache(),
     snapshots: new MailboxSnapshots(mail),
+    timeouts: timeoutsFrom(context.config),
   };
   const shared = {
     server,
@@ -119,14 +138,19 @@ async function startImap(context: ListenerContext, implicitTls: boolean): Promis
     if (implicitTls) {
       const secure = new TLSSocket(socket, { isServer: true, secureContext: imap.secureContext });
       try {
-        await waitForHandshake(secure);
+        await waitForHandshake(secure, imap.timeouts.tlsHandshakeMs);
       } catch {
         socket.destroy();
         return;
       }
       stream = secure;
     }
-    const session = new ImapSession(imap, new Transport(stream, implicitTls), remoteAddress, plaintextAuth);
+    const session = new ImapSession(
+      imap,
+      new Transport(stream, implicitTls, imap.timeouts),
+      remoteAddress,
+      plaintextAuth,
+    );
     sessions.add(session);
     session.onClose(() => sessions.delete(session));
     session.start();

@@ -1,6 +1,7 @@
 /**
  * What every IMAP session of one process shares: the stores (through the mailbox and directory
- * modules), the change notifier, the TLS context for STARTTLS, and the per-account connection counter.
+ * modules), the change notifier, the TLS context for STARTTLS, the per-account connection counter and
+ * the timeouts.
  */
 import type { SecureContext } from 'node:tls';
 import type { Config } from '../../shared/config/config.ts';
@@ -14,6 +15,20 @@ import type { MessageDetailsCache } from './details-cache.ts';
 import type { HeaderCache } from './header-cache.ts';
 import type { MailboxSnapshots } from './mailbox-snapshots.ts';
 import type { ConnectionCounter } from './rate-limiter.ts';
+
+/** The session and connection timeouts: limits.ts's constants unless the configuration overrides them. */
+export interface ImapTimeouts {
+  /** Silence before login, then `* BYE` (limits.ts UNAUTHENTICATED_IDLE_TIMEOUT_MS). */
+  unauthenticatedIdleMs: number;
+  /** Silence after login outside IDLE, then `* BYE` (AUTHENTICATED_IDLE_TIMEOUT_MS). */
+  authenticatedIdleMs: number;
+  /** How long one IDLE may last without DONE, then `* BYE` (IDLE_COMMAND_TIMEOUT_MS). */
+  idleCommandMs: number;
+  /** How long a client may leave our output unread before it is dropped (WRITE_STALL_TIMEOUT_MS). */
+  writeStallMs: number;
+  /** How long a TLS handshake, implicit or after STARTTLS, may take (TLS_HANDSHAKE_TIMEOUT_MS). */
+  tlsHandshakeMs: number;
+}
 
 export interface ImapServerContext {
   config: Config;
@@ -34,4 +49,5 @@ export interface ImapServerContext {
   detailsCache: MessageDetailsCache;
   /** SASL for LOGIN and AUTHENTICATE: the mechanisms, and the process's failed-login throttle. */
   sasl: SaslServer;
+  timeouts: ImapTimeouts;
 }

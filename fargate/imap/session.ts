@@ -21,14 +21,7 @@ import type { SaslConnection } from '../../shared/sasl/sasl-server.ts';
 import { capabilities, type Enableable } from './capabilities.ts';
 import { dispatchCommand } from './commands/dispatch.ts';
 import { bad, type Completion, no } from './completion.ts';
-import {
-  AUTHENTICATED_IDLE_TIMEOUT_MS,
-  COMMAND_BURST,
-  COMMANDS_PER_SECOND,
-  MAX_APPEND_BYTES,
-  MAX_CONSECUTIVE_BAD_COMMANDS,
-  UNAUTHENTICATED_IDLE_TIMEOUT_MS,
-} from './limits.ts';
+import { COMMAND_BURST, COMMANDS_PER_SECOND, MAX_APPEND_BYTES, MAX_CONSECUTIVE_BAD_COMMANDS } from './limits.ts';
 import { SavedSearchMissingError } from './message-view.ts';
 import { parseCommand } from './protocol/command-parser.ts';
 import { CommandReader, type RawCommand } from './protocol/command-reader.ts';
@@ -89,6 +82,8 @@ export class ImapSession {
   /** A command (IDLE, AUTHENTICATE) waiting for the client's next raw line. */
   private lineWaiter: { resolve(line: Buffer): void; reject(error: Error): void } | undefined;
   private pumping = false;
+  /** In IDLE (RFC 2177): the IDLE command's timeout applies instead of the authenticated one. */
+  private idling = false;
   private consecutiveBad = 0;
   private closed = false;
   private releaseAccount: (() => void) | undefined;
@@ -114,7 +109,7 @@ export class ImapSession {
       onClose: (error) => this.handleClose(error),
       onTimeout: () => this.handleTimeout(),
     });
-    this.transport.setTimeout(UNAUTHENTICATED_IDLE_TIMEOUT_MS);
+    this.transport.setTimeout(this.server.timeouts.unauthenticatedIdleMs);
     this.send(
       untaggedStatus('OK', 'Marmot Mail IMAP ready', { name: 'CAPABILITY', args: this.capabilityList().map(token) }),
     );
@@ -196,7 +191,7 @@ export class ImapSession {
     this.account = account;
     this.state = 'authenticated';
     this.reader.setLimits(SESSION_AUTHENTICATED_LIMITS);
-    this.transport.setTimeout(AUTHENTICATED_IDLE_TIMEOUT_MS);
+    this.transport.setTimeout(this.server.timeouts.authenticatedIdleMs);
     this.logger.info('logged in', { account: account.address });
     return true;
   }
@@ -239,9 +234,11 @@ export class ImapSession {
     });
   }
 
-  /** Sets the inactivity timeout for the current phase (IDLE waits longer than commands). */
-  setIdleTimeout(ms: number): void {
-    this.transport.setTimeout(ms);
+  /** Enters or leaves IDLE, which has its own inactivity timeout (longer than between commands). */
+  setIdling(idling: boolean): void {
+    this.idling = idling;
+    const { idleCommandMs, authenticatedIdleMs } = this.server.timeouts;
+    this.transport.setTimeout(idling ? idleCommandMs : authenticatedIdleMs);
   }
 
   /** Closes the connection after sending what is queued. */
@@ -404,8 +401,15 @@ export class ImapSession {
 
   private handleTimeout(): void {
     if (this.closed) return;
-    this.logger.info('idle timeout', { state: this.state });
-    this.send(untaggedStatus('BYE', 'Autologout; idle for too long'));
+    this.logger.info('idle timeout', { state: this.state, idling: this.idling });
+    // RFC 9051 §7.1.5: the BYE says why the server closes; here, an autologout, and after how long.
+    const { unauthenticatedIdleMs, authenticatedIdleMs, idleCommandMs } = this.server.timeouts;
+    const reason = this.idling
+      ? `Autologout; idle for ${spokenDuration(idleCommandMs)} in IDLE (re-issue IDLE sooner)`
+      : this.state === 'not-authenticated'
+        ? `Autologout; idle for ${spokenDuration(unauthenticatedIdleMs)} without logging in`
+        : `Autologout; idle for ${spokenDuration(authenticatedIdleMs)}`;
+    this.send(untaggedStatus('BYE', reason));
     void this.close();
   }
 
@@ -422,6 +426,14 @@ export class ImapSession {
     for (const callback of this.onCloseCallbacks.splice(0)) callback();
     if (error && !isExpectedSocketError(error)) this.logger.warn('connection error', { error });
   }
+}
+
+/** `30 minutes`, `60 seconds`, `250 ms`. */
+function spokenDuration(ms: number): string {
+  const plural = (amount: number, unit: string) => `${amount} ${unit}${amount === 1 ? '' : 's'}`;
+  if (ms % 60_000 === 0) return plural(ms / 60_000, 'minute');
+  if (ms % 1000 === 0) return plural(ms / 1000, 'second');
+  return `${ms} ms`;
 }
 
 /** Resets and broken pipes are how clients often leave; not worth a warning. */

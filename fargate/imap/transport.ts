@@ -17,7 +17,8 @@ import {
   type InflateRaw,
   constants as zlibConstants,
 } from 'node:zlib';
-import { OUTPUT_FLUSH_BYTES, TLS_HANDSHAKE_TIMEOUT_MS, WRITE_STALL_TIMEOUT_MS } from './limits.ts';
+import { OUTPUT_FLUSH_BYTES } from './limits.ts';
+import type { ImapTimeouts } from './server-context.ts';
 
 /** DEFLATE with a smaller history and memory level than zlib's defaults: a few tens of KB per connection. */
 const DEFLATE_OPTIONS = { windowBits: 13, memLevel: 6, level: 6 };
@@ -43,6 +44,8 @@ export class Transport {
   private inflate: InflateRaw | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** The inactivity timeout, carried over to the TLS socket after STARTTLS. */
+  private timeoutMs = 0;
   private closed = false;
   private drainWaiters: Array<(error?: Error) => void> = [];
   private events: TransportEvents | undefined;
@@ -59,6 +62,7 @@ export class Transport {
     socket: Socket,
     /** The connection is TLS-protected (implicit TLS, or after STARTTLS). */
     public secure: boolean,
+    private readonly timeouts: Pick<ImapTimeouts, 'writeStallMs' | 'tlsHandshakeMs'>,
   ) {
     this.socket = socket;
   }
@@ -84,6 +88,7 @@ export class Transport {
 
   /** Sets the inactivity timeout (both directions); 0 turns it off. */
   setTimeout(ms: number): void {
+    this.timeoutMs = ms;
     this.socket.setTimeout(ms);
   }
 
@@ -114,7 +119,7 @@ export class Transport {
     if (this.deflate) this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
     if (!this.socket.writableNeedDrain && !this.deflate?.writableNeedDrain) return;
     // A client that stops reading cannot hold a command (and its output) forever.
-    const stalled = setTimeout(() => this.destroy(), WRITE_STALL_TIMEOUT_MS);
+    const stalled = setTimeout(() => this.destroy(), this.timeouts.writeStallMs);
     try {
       await new Promise<void>((resolve, reject) => {
         this.drainWaiters.push((error) => (error ? reject(error) : resolve()));
@@ -132,11 +137,13 @@ export class Transport {
     await this.flush();
     const plain = this.socket;
     this.detach(plain);
+    plain.setTimeout(0);
     const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
     this.socket = secure;
-    await waitForHandshake(secure);
+    await waitForHandshake(secure, this.timeouts.tlsHandshakeMs);
     this.secure = true;
     this.attach(secure);
+    secure.setTimeout(this.timeoutMs);
   }
 
   /** Starts DEFLATE in both directions (after the tagged OK to COMPRESS has been flushed). */
@@ -231,7 +238,7 @@ export class Transport {
 }
 
 /** Resolves when a server-side TLS socket finished its handshake; rejects on error, close or timeout. */
-export function waitForHandshake(socket: TLSSocket): Promise<void> {
+export function waitForHandshake(socket: TLSSocket, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
       clearTimeout(timer);
@@ -246,7 +253,7 @@ export function waitForHandshake(socket: TLSSocket): Promise<void> {
     const onSecure = () => done();
     const onError = (error: Error) => done(error);
     const onClose = () => done(new TransportClosedError('closed during the TLS handshake'));
-    const timer = setTimeout(() => done(new TransportClosedError('TLS handshake timed out')), TLS_HANDSHAKE_TIMEOUT_MS);
+    const timer = setTimeout(() => done(new TransportClosedError('TLS handshake timed out')), timeoutMs);
     socket.once('secure', onSecure);
     socket.once('error', onError);
     socket.once('close', onClose);

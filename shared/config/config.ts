@@ -166,6 +166,17 @@ export interface ImapConfig {
   /** Overrides of the per-process connection limits (fargate/imap/limits.ts), e.g. for benchmarks. */
   maxConnectionsPerIp?: number;
   maxConnectionsPerAccount?: number;
+  /**
+   * Overrides of the session timeouts (fargate/imap/limits.ts), e.g. short ones for tests:
+   * MARMOT_IMAP_UNAUTHENTICATED_IDLE_TIMEOUT, MARMOT_IMAP_AUTHENTICATED_IDLE_TIMEOUT (RFC 9051 §5.4 asks
+   * for at least 30 minutes in production), MARMOT_IMAP_IDLE_COMMAND_TIMEOUT, MARMOT_IMAP_WRITE_STALL_TIMEOUT,
+   * MARMOT_IMAP_TLS_HANDSHAKE_TIMEOUT; durations such as 500ms, 30s or 31m.
+   */
+  unauthenticatedIdleTimeoutMs?: number;
+  authenticatedIdleTimeoutMs?: number;
+  idleCommandTimeoutMs?: number;
+  writeStallTimeoutMs?: number;
+  tlsHandshakeTimeoutMs?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -220,6 +231,11 @@ export function loadConfig(env: Env = process.env): Config {
       plaintextAuth: booleanFrom(env, 'MARMOT_IMAP_PLAINTEXT_AUTH'),
       maxConnectionsPerIp: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_IP', 1, 1_000_000),
       maxConnectionsPerAccount: optionalIntFrom(env, 'MARMOT_IMAP_MAX_CONNECTIONS_PER_ACCOUNT', 1, 1_000_000),
+      unauthenticatedIdleTimeoutMs: optionalDurationFrom(env, 'MARMOT_IMAP_UNAUTHENTICATED_IDLE_TIMEOUT', 10, DAY),
+      authenticatedIdleTimeoutMs: optionalDurationFrom(env, 'MARMOT_IMAP_AUTHENTICATED_IDLE_TIMEOUT', 10, DAY),
+      idleCommandTimeoutMs: optionalDurationFrom(env, 'MARMOT_IMAP_IDLE_COMMAND_TIMEOUT', 10, DAY),
+      writeStallTimeoutMs: optionalDurationFrom(env, 'MARMOT_IMAP_WRITE_STALL_TIMEOUT', 10, DAY),
+      tlsHandshakeTimeoutMs: optionalDurationFrom(env, 'MARMOT_IMAP_TLS_HANDSHAKE_TIMEOUT', 10, HOUR),
     },
     tls: { certFile: env.MARMOT_TLS_CERT, keyFile: env.MARMOT_TLS_KEY, secret: tlsSecretFrom(env) },
     retentionDays: intFrom(env, 'MARMOT_RETENTION_DAYS', 30, 1, 3650),
@@ -360,6 +376,12 @@ function durationFrom(env: Env, name: string, fallback: number, min: number, max
     );
   }
   return value;
+}
+
+function optionalDurationFrom(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return durationFrom(env, name, min, min, max);
 }
 
 function listFrom(raw: string): string[] {

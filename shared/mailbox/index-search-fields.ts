@@ -1,6 +1,6 @@
 /**
  * The MIME module's decoded header fields (shared/mime) in the form the message index keeps them for
- * SEARCH and SORT: address lists as text, so SEARCH can match substrings of `Name <address>`.
+ * SEARCH, SORT and THREAD: address lists as text, so SEARCH can match substrings of `Name <address>`.
  * Every path that indexes a message (SMTP delivery, IMAP APPEND, DSNs) goes through this one function.
  */
 import type { SearchFields as MimeSearchFields, SearchAddress } from '../mime/structure-types.ts';
@@ -15,6 +15,7 @@ export function indexSearchFields(search: MimeSearchFields): SearchFields {
     cc: addresses(search.cc),
     bcc: addresses(search.bcc),
     subject: search.subject,
+    baseSubject: search.baseSubject,
     ...(search.messageId ? { messageId: search.messageId } : {}),
     ...(search.inReplyTo ? { inReplyTo: search.inReplyTo } : {}),
     ...(search.references.length > 0 ? { references: search.references.join(' ') } : {}),

@@ -11,13 +11,15 @@ import { checkVersion, jsonOf, numberOf, optionalNumberOf, optionalStringOf, str
 /** Opaque JSON the caller computed (IMAP's envelope and body structure with part offsets). */
 export type JsonValue = AttributeValue;
 
-/** Header fields SEARCH and SORT use without reading the blob; decoded to UTF-8 by the caller. */
+/** Header fields SEARCH, SORT and THREAD use without reading the blob; decoded to UTF-8 by the caller. */
 export interface SearchFields {
   from?: string;
   to?: string;
   cc?: string;
   bcc?: string;
   subject?: string;
+  /** RFC 5256 §2.1 base subject, case kept (SORT SUBJECT, THREAD); absent on entries indexed before it was kept. */
+  baseSubject?: string;
   messageId?: string;
   inReplyTo?: string;
   references?: string;
@@ -25,7 +27,17 @@ export interface SearchFields {
   sentDate?: number;
 }
 
-const SEARCH_STRING_FIELDS = ['from', 'to', 'cc', 'bcc', 'subject', 'messageId', 'inReplyTo', 'references'] as const;
+const SEARCH_STRING_FIELDS = [
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'subject',
+  'baseSubject',
+  'messageId',
+  'inReplyTo',
+  'references',
+] as const;
 
 export interface MessageState {
   uid: number;

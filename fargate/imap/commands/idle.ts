@@ -5,7 +5,6 @@
  */
 
 import { bad, type Completion, ok } from '../completion.ts';
-import { AUTHENTICATED_IDLE_TIMEOUT_MS, IDLE_COMMAND_TIMEOUT_MS } from '../limits.ts';
 import { continuationRequest, untaggedStatus } from '../protocol/response-writer.ts';
 import { MailboxGoneError } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
@@ -46,13 +45,13 @@ export async function runIdle(session: ImapSession): Promise<Completion> {
   await session.flush();
   await update();
   const stop = selected ? session.server.notifier.watch(selected.id, selected.version, () => void update()) : undefined;
-  session.setIdleTimeout(IDLE_COMMAND_TIMEOUT_MS);
+  session.setIdling(true);
   let line: Buffer;
   try {
     line = await session.readLine();
   } finally {
     stop?.();
-    session.setIdleTimeout(AUTHENTICATED_IDLE_TIMEOUT_MS);
+    session.setIdling(false);
     // The next command must not overlap an update still being sent.
     await syncing;
   }

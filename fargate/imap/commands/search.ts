@@ -12,10 +12,11 @@ import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import type { CachedDetails } from '../details-cache.ts';
 import { loadDetails, loadStates, structureOf } from '../message-loader.ts';
 import type { SearchKey } from '../protocol/command-types.ts';
-import { esearchResponse, searchResponse, sortResponse, token, untagged } from '../protocol/response-writer.ts';
+import { esearchResponse, searchResponse, sortResponse, threadResponse } from '../protocol/response-writer.ts';
 import {
   addressListText,
   addressSpec,
+  baseSubjectOf,
   calendarDateOf,
   decodeWords,
   sentTimeOf,
@@ -36,8 +37,7 @@ import {
 import type { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
 import { type SortableMessage, sortMessages } from '../sort/sort.ts';
-import { baseSubject } from '../thread/base-subject.ts';
-import { formatThreads, type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
+import { type ThreadableMessage, threadOrderedSubject, threadReferences } from '../thread/thread.ts';
 
 interface SearchResult {
   /** Matching UIDs in mailbox order. */
@@ -238,7 +238,7 @@ export async function runSort(session: ImapSession, command: CommandOf<'SORT'>):
       internalDate,
       sentDate: found ? sentTimeOf(found, internalDate) : internalDate,
       size: state.size,
-      baseSubject: found ? baseSubject(subjectOf(found)) : '',
+      baseSubject: found ? baseSubjectOf(found) : '',
       fromMailbox: from?.mailbox ?? '',
       toMailbox: to?.mailbox ?? '',
       ccMailbox: cc?.mailbox ?? '',
@@ -273,11 +273,11 @@ export async function runThread(session: ImapSession, command: CommandOf<'THREAD
       inReplyTo: envelope?.inReplyTo ?? undefined,
       references: found?.search.references,
       subject: found ? subjectOf(found) : '',
+      baseSubject: found ? baseSubjectOf(found) : '',
       sentDate: found ? sentTimeOf(found, internalDate) : internalDate,
     };
   });
   const threads = command.algorithm === 'REFERENCES' ? threadReferences(messages) : threadOrderedSubject(messages);
-  const list = formatThreads(threads);
-  session.send(untagged(token('THREAD'), ...(list ? [token(list)] : [])));
+  session.send(threadResponse(threads));
   return ok('THREAD completed');
 }

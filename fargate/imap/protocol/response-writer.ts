@@ -476,19 +476,40 @@ export interface ThreadNode {
   children: readonly ThreadNode[];
 }
 
-function threadMembers(node: ThreadNode): string {
-  const head = node.id === null ? '' : String(node.id);
-  if (node.children.length === 0) return head;
-  const tail =
-    node.children.length === 1 && node.id !== null
-      ? threadMembers(node.children[0]!)
-      : node.children.map((child) => `(${threadMembers(child)})`).join('');
-  return head ? `${head} ${tail}` : tail;
-}
-
-/** `* THREAD (2)(3 6 (4 23)(44 7 96))` (RFC 5256 §4). */
+/**
+ * `* THREAD (2)(3 6 (4 23)(44 7 96))` (RFC 5256 §4). A lone child continues its parent's list; two or
+ * more children each open a nested list. Iterative: thread depth comes from the messages' headers, and a
+ * reply chain thousands deep must not overflow the stack.
+ */
 export function threadResponse(threads: readonly ThreadNode[]): Buffer {
-  const list = threads.map((thread) => `(${threadMembers(thread)})`).join('');
+  const parts: string[] = [];
+  // Lists still to write, last first; ')' closes the list opened before it.
+  const pending: Array<ThreadNode | ')'> = [];
+  for (let i = threads.length - 1; i >= 0; i--) pending.push(threads[i]!);
+  while (pending.length > 0) {
+    const entry = pending.pop()!;
+    if (entry === ')') {
+      parts.push(')');
+      continue;
+    }
+    parts.push('(');
+    let node = entry;
+    let written = false;
+    for (;;) {
+      if (node.id !== null) {
+        parts.push(written ? ` ${node.id}` : String(node.id));
+        written = true;
+      }
+      if (node.children.length !== 1) break;
+      node = node.children[0]!;
+    }
+    pending.push(')');
+    if (node.children.length > 1) {
+      if (written) parts.push(' ');
+      for (let i = node.children.length - 1; i >= 0; i--) pending.push(node.children[i]!);
+    }
+  }
+  const list = parts.join('');
   return untagged(token('THREAD'), ...(list ? [token(list)] : []));
 }
 

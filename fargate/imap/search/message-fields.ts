@@ -5,6 +5,7 @@
  */
 import libmime from 'libmime';
 import type { MessageDetails } from '../../../shared/mailbox/message-record.ts';
+import { baseSubject } from '../../../shared/mime/search-fields.ts';
 import type { EnvelopeAddress } from '../../../shared/mime/structure-types.ts';
 import { structureOf } from '../message-loader.ts';
 import type { ImapDate } from '../protocol/command-types.ts';
@@ -65,4 +66,9 @@ export function sentTimeOf(details: MessageDetails, internalDate: number): numbe
 /** The subject decoded from encoded words. */
 export function subjectOf(details: MessageDetails): string {
   return decodeWords(structureOf(details).envelope.subject);
+}
+
+/** RFC 5256 §2.1 base subject, case kept: as indexed at delivery, else (older entries) computed the same way. */
+export function baseSubjectOf(details: MessageDetails): string {
+  return details.search.baseSubject ?? baseSubject(subjectOf(details));
 }

@@ -15,7 +15,7 @@ export interface SortableMessage {
   /** Sent date (the Date header, else the internal date), ms since the epoch (DATE). */
   sentDate: number;
   size: number;
-  /** RFC 5256 §2.1 base subject (already upper-cased by baseSubject). */
+  /** RFC 5256 §2.1 base subject. */
   baseSubject: string;
   /** addr-mailbox (local part) of the first From / To / Cc address, '' when none. */
   fromMailbox: string;
@@ -40,7 +40,7 @@ const EXTRACTORS: Record<SortKey, Extractor> = {
   ARRIVAL: (message) => message.internalDate,
   DATE: (message) => message.sentDate,
   SIZE: (message) => message.size,
-  SUBJECT: (message) => message.baseSubject,
+  SUBJECT: (message) => asciiCasemap(message.baseSubject),
   FROM: (message) => asciiCasemap(message.fromMailbox),
   TO: (message) => asciiCasemap(message.toMailbox),
   CC: (message) => asciiCasemap(message.ccMailbox),

@@ -1,11 +1,14 @@
 /**
- * THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3), and the thread-list response syntax
- * (RFC 5256 §4). Pure functions over what the message index keeps; no I/O.
+ * THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3): the thread trees, which the response
+ * writer's `threadResponse` puts in the RFC 5256 §4 syntax. Pure functions over what the message index
+ * keeps; no I/O.
  *
  * The input comes from messages (untrusted): reference chains may loop, repeat or be absurdly long,
  * so every walk here is iterative and loop-checked, and references per message are bounded.
  */
-import { baseSubject, isReplyOrForward } from './base-subject.ts';
+import { isReplyOrForward } from '../../../shared/mime/search-fields.ts';
+import type { ThreadNode } from '../protocol/response-writer.ts';
+import { asciiCasemap } from '../sort/sort.ts';
 
 /** What threading needs of one message. */
 export interface ThreadableMessage {
@@ -17,16 +20,12 @@ export interface ThreadableMessage {
   inReplyTo?: string | undefined;
   /** References header value (raw). */
   references?: string | undefined;
-  /** Subject, decoded from encoded words. */
+  /** Subject, decoded from encoded words (tells replies and forwards). */
   subject: string;
+  /** RFC 5256 §2.1 base subject, as indexed (case kept). */
+  baseSubject: string;
   /** The sent date (RFC 5256 §2.2: the Date header, else the internal date), ms since the epoch. */
   sentDate: number;
-}
-
-/** A node of the thread tree: a message, or a dummy (`id` undefined) holding threads together. */
-export interface ThreadNode {
-  id: number | undefined;
-  children: ThreadNode[];
 }
 
 /** Long References headers are truncated by clients anyway; beyond this only the last ones matter. */
@@ -48,7 +47,7 @@ function bySentDate(a: { sentDate: number; order: number }, b: { sentDate: numbe
 export function threadOrderedSubject(messages: readonly ThreadableMessage[]): ThreadNode[] {
   const groups = new Map<string, Array<{ message: ThreadableMessage; sentDate: number; order: number }>>();
   messages.forEach((message, order) => {
-    const key = baseSubject(message.subject);
+    const key = asciiCasemap(message.baseSubject);
     let group = groups.get(key);
     if (!group) {
       group = [];
@@ -64,7 +63,7 @@ export function threadOrderedSubject(messages: readonly ThreadableMessage[]): Th
       order: first.order,
       node: {
         id: first.message.id,
-        children: group.slice(1).map((entry) => ({ id: entry.message.id, children: [] })),
+        children: group.slice(1).map((entry): ThreadNode => ({ id: entry.message.id, children: [] })),
       } satisfies ThreadNode,
     };
   });
@@ -182,7 +181,7 @@ export function threadReferences(messages: readonly ThreadableMessage[]): Thread
   // Step 5: merge threads with the same base subject.
   const threadSubject = (container: Container): string => {
     const message = container.message ?? container.children[0]?.message;
-    return message ? baseSubject(message.subject) : '';
+    return message ? asciiCasemap(message.baseSubject) : '';
   };
   const isReply = (container: Container) =>
     container.message !== undefined && isReplyOrForward(container.message.subject);
@@ -288,50 +287,15 @@ function pruneLevel(level: Container[], parent: Container | undefined): Containe
 
 /** Converts the container tree to plain nodes, iteratively (the tree depth is up to the messages). */
 function toNode(top: Container): ThreadNode {
-  const root: ThreadNode = { id: top.message?.id, children: [] };
-  const stack: Array<[Container, ThreadNode]> = [[top, root]];
+  const root = { id: top.message?.id ?? null, children: [] as ThreadNode[] };
+  const stack: Array<[Container, ThreadNode[]]> = [[top, root.children]];
   while (stack.length > 0) {
-    const [container, node] = stack.pop()!;
+    const [container, siblings] = stack.pop()!;
     for (const child of container.children) {
-      const childNode: ThreadNode = { id: child.message?.id, children: [] };
-      node.children.push(childNode);
-      stack.push([child, childNode]);
+      const childNode = { id: child.message?.id ?? null, children: [] as ThreadNode[] };
+      siblings.push(childNode);
+      stack.push([child, childNode.children]);
     }
   }
   return root;
-}
-
-/**
- * The thread-list syntax of RFC 5256 §4: `(1 2 (3)(4 5))`. A single child continues its parent's list;
- * two or more children each get their own parenthesised list. Written iteratively.
- */
-export function formatThreads(threads: readonly ThreadNode[]): string {
-  let out = '';
-  // Each entry is a list to open: a node whose chain of single children is written inline.
-  const stack: Array<ThreadNode | ')'> = [];
-  for (let i = threads.length - 1; i >= 0; i--) stack.push(threads[i]!);
-  while (stack.length > 0) {
-    const entry = stack.pop()!;
-    if (entry === ')') {
-      out += ')';
-      continue;
-    }
-    out += '(';
-    let node = entry;
-    let first = true;
-    for (;;) {
-      if (node.id !== undefined) {
-        out += first ? String(node.id) : ` ${node.id}`;
-        first = false;
-      }
-      if (node.children.length !== 1) break;
-      node = node.children[0]!;
-    }
-    stack.push(')');
-    if (node.children.length > 1) {
-      if (!first) out += ' ';
-      for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
-    }
-  }
-  return out;
 }

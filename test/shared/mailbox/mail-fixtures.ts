@@ -26,7 +26,12 @@ export function sampleMessage(index: number, overrides: Partial<NewMessage> = {}
     flags: [],
     envelope: { subject: `message ${index}`, from: [{ name: 'Bob', address: 'bob@example.net' }] },
     bodyStructure: { type: 'text', subtype: 'plain', size: 1000 + index },
-    search: { subject: `message ${index}`, from: 'bob@example.net', sentDate: Date.UTC(2024, 0, 1) },
+    search: {
+      subject: `Re: message ${index}`,
+      baseSubject: `message ${index}`,
+      from: 'bob@example.net',
+      sentDate: Date.UTC(2024, 0, 1),
+    },
     ...overrides,
   };
 }

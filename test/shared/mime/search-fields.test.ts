@@ -1,28 +1,128 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { parseHeaderLines } from '../../../shared/mime/header-section.ts';
 import { MAX_REFERENCES } from '../../../shared/mime/limits.ts';
-import { baseSubject, computeSearchFields, parseMessageDate } from '../../../shared/mime/search-fields.ts';
+import {
+  baseSubject,
+  computeSearchFields,
+  extractBaseSubject,
+  isReplyOrForward,
+  parseMessageDate,
+} from '../../../shared/mime/search-fields.ts';
 
 describe('base subject (RFC 5256 §2.1)', () => {
-  test('reply and forward markers, list blobs, trailers and wrappers go', () => {
-    const cases: Array<[string, string]> = [
+  const expectBase = (cases: Array<[string, string]>) => {
+    for (const [subject, base] of cases) assert.equal(baseSubject(subject), base, JSON.stringify(subject));
+  };
+
+  test('step 1: tabs and continuations become spaces, runs of spaces one; case is kept', () => {
+    expectBase([
+      ['hello\t\tworld', 'hello world'],
+      ['hello\r\n world', 'hello world'],
+      ['Re:   spaced\t\tout', 'spaced out'],
+      ['MiXeD Case', 'MiXeD Case'],
+      ['', ''],
+    ]);
+  });
+
+  test('step 2: subj-trailer, "(fwd)" or WSP, removed until none is left', () => {
+    expectBase([
+      ['hello (fwd)', 'hello'],
+      ['hello (fwd) (FWD)  ', 'hello'],
+      ['hello(fwd)(Fwd)', 'hello'],
+      ['(fwd)', ''],
+      ['hello (fwd) world', 'hello (fwd) world'],
+      ['hello (forwarded)', 'hello (forwarded)'],
+    ]);
+  });
+
+  test('step 3: subj-leader, blobs then re/fw/fwd with an optional blob and a colon, or WSP', () => {
+    expectBase([
       ['Re: hello', 'hello'],
       ['RE: Re: re:  hello   world ', 'hello world'],
       ['Fwd: hello', 'hello'],
       ['fw: hello', 'hello'],
-      ['[list] Re: hello', 'hello'],
+      ['Fw : hello', 'hello'],
       ['Re[2]: hello', 'hello'],
-      ['[list] [other] hello', 'hello'],
-      ['hello (fwd)', 'hello'],
-      ['hello (fwd) (FWD)', 'hello'],
-      ['[Fwd: Re: hello]', 'hello'],
-      ['[fwd: [list] hello (fwd)]', 'hello'],
-      ['[only a blob]', '[only a blob]'],
-      ['', ''],
+      ['Re [list 2] : hello', 'hello'],
+      ['[list] Re: hello', 'hello'],
+      ['[a] [b] Fwd: Re: hello', 'hello'],
+      ['Re:', ''],
+      ['[list] Re:', ''],
       ['Rex: not a reply', 'Rex: not a reply'],
-    ];
-    for (const [subject, base] of cases) assert.equal(baseSubject(subject), base, subject);
+      ['Reply to this', 'Reply to this'],
+      ['Réponse: été', 'Réponse: été'],
+      ['Re[a][b]: two blobs make no subj-refwd', 'Re[a][b]: two blobs make no subj-refwd'],
+    ]);
+  });
+
+  test('step 4: a leading subj-blob goes only when something is left after it', () => {
+    expectBase([
+      ['[list] hello', 'hello'],
+      ['[list] [other] hello', 'hello'],
+      ['[only a blob]', '[only a blob]'],
+      ['[a] [b]', '[b]'],
+      ['[a] [b] (fwd)', '[b]'],
+      ['[unclosed hello', '[unclosed hello'],
+      ['[a [nested] b] hello', '[a [nested] b] hello'],
+    ]);
+  });
+
+  test('step 6: a "[fwd: ...]" wrapper goes and extraction starts again from step 2', () => {
+    expectBase([
+      ['[Fwd: Re: hello]', 'hello'],
+      ['[fwd: [fwd: hello]]', 'hello'],
+      ['[fwd: [list] hello (fwd)]', 'hello'],
+      ['Re: [FWD: hello] ', 'hello'],
+      ['[fwd:]', ''],
+      ['[fwd: hello', '[fwd: hello'],
+      ['[fwd: a] tail', 'tail'],
+    ]);
+  });
+
+  test('encoded words are decoded first (step 1), so markers inside them count', () => {
+    const base = (subject: string) => computeSearchFields(parseHeaderLines([Buffer.from(`Subject: ${subject}`)]));
+    assert.equal(base('=?UTF-8?Q?Re:_caf=C3=A9?=').baseSubject, 'café');
+    assert.equal(base('Fwd: =?UTF-8?B?R3LDvMOfZQ==?= (fwd)').baseSubject, 'Grüße');
+    assert.equal(base('=?ISO-8859-1?Q?[fwd:_=E9t=E9]?=').baseSubject, 'été');
+    assert.equal(base('=?UTF-8?Q?[liste]?= =?UTF-8?Q?_Re:_x?=').baseSubject, 'x');
+  });
+
+  test('reply and forward markers are reported (RFC 5256 §3 REFERENCES step 5)', () => {
+    for (const subject of ['Re: x', '[list] Fwd: x', 'x (fwd)', '[Fwd: x]', '[a] [b] re[2]: x']) {
+      assert.equal(isReplyOrForward(subject), true, subject);
+    }
+    for (const subject of ['x', '[list] x', 'Rex: x', 'x (fwd) y', '']) {
+      assert.equal(isReplyOrForward(subject), false, subject);
+    }
+    assert.deepEqual(extractBaseSubject('[list] Re: x (fwd)'), { baseSubject: 'x', replyOrForward: true });
+  });
+
+  test('hostile subjects take linear time', () => {
+    for (const subject of ['[a]'.repeat(100_000), `${'[a] '.repeat(100_000)}x`, `${'Re:'.repeat(100_000)}x`]) {
+      const started = performance.now();
+      baseSubject(subject);
+      assert.ok(performance.now() - started < 500, `${subject.slice(0, 8)}... took too long`);
+    }
+    assert.equal(baseSubject(`${'[fwd: '.repeat(10_000)}x${']'.repeat(10_000)}`), 'x');
+  });
+
+  test('properties: idempotent, a piece of the normalised subject', () => {
+    const subjectText = fc
+      .array(fc.constantFrom('Re', 're', 'Fw', 'FWD', ':', ' ', '\t', '[', ']', '[fwd:', '(fwd)', 'x', 'é', '2'), {
+        maxLength: 30,
+      })
+      .map((pieces) => pieces.join(''));
+    fc.assert(
+      fc.property(fc.oneof(subjectText, fc.string()), (subject) => {
+        const base = baseSubject(subject);
+        assert.equal(baseSubject(base), base);
+        assert.ok(subject.replace(/[ \t\r\n]+/g, ' ').includes(base));
+        assert.ok(!base.startsWith(' ') && !base.endsWith(' '));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -149,6 +149,47 @@ describe('data responses', () => {
     assert.equal(text(threadResponse([])), '* THREAD\r\n');
   });
 
+  test('THREAD: a lone child continues its parent, also under a placeholder', () => {
+    const leaf = (id: number | null, ...children: ThreadNode[]): ThreadNode => ({ id, children });
+    assert.equal(text(threadResponse([leaf(null, leaf(3, leaf(4)))])), '* THREAD (3 4)\r\n');
+    assert.equal(text(threadResponse([leaf(1, leaf(null, leaf(2), leaf(3)))])), '* THREAD (1 (2)(3))\r\n');
+  });
+
+  test('THREAD: a 100,000-deep reply chain is written without recursion', () => {
+    const depth = 100_000;
+    let chain: ThreadNode = { id: depth, children: [] };
+    for (let id = depth - 1; id >= 1; id--) chain = { id, children: [chain] };
+    const ids = Array.from({ length: depth }, (_, index) => index + 1).join(' ');
+    assert.equal(text(threadResponse([chain])), `* THREAD (${ids})\r\n`);
+  });
+
+  test('THREAD: a 100,000-wide tree, and deep branches under a wide one', () => {
+    const width = 100_000;
+    const wide: ThreadNode = {
+      id: 0,
+      children: Array.from({ length: width }, (_, index) => ({ id: index + 1, children: [] })),
+    };
+    const lists = Array.from({ length: width }, (_, index) => `(${index + 1})`).join('');
+    assert.equal(text(threadResponse([wide])), `* THREAD (0 ${lists})\r\n`);
+
+    const depth = 30_000;
+    const branch = (first: number): ThreadNode => {
+      let node: ThreadNode = { id: first + depth - 1, children: [] };
+      for (let id = first + depth - 2; id >= first; id--) {
+        node = { id, children: id === first + depth / 2 ? [node, { id: -id, children: [] }] : [node] };
+      }
+      return node;
+    };
+    const written = text(threadResponse([{ id: null, children: [branch(1), branch(100_001)] }]));
+    const expected = (first: number) => {
+      const ids = (from: number, to: number) =>
+        Array.from({ length: to - from + 1 }, (_, index) => from + index).join(' ');
+      const split = first + depth / 2;
+      return `(${ids(first, split)} (${ids(split + 1, first + depth - 1)})(${-split}))`;
+    };
+    assert.equal(written, `* THREAD (${expected(1)}${expected(100_001)})\r\n`);
+  });
+
   test('NAMESPACE, ID, ACL, LISTRIGHTS, MYRIGHTS, QUOTA, QUOTAROOT', () => {
     assert.equal(
       text(namespaceResponse([{ prefix: '', delimiter: '/' }], [], [{ prefix: 'Shared/', delimiter: '/' }])),
