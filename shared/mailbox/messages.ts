@@ -3,8 +3,10 @@
  * CONDSTORE UNCHANGEDSINCE, expunge-marking, unexpunge, copy and move. The write order and what each
  * crash point leaves behind are described in mail-store.ts; the short version per operation:
  *
- *   append:  quota charge → blob reference +n → allocate UIDs+MODSEQ+counters → [delivery marker] →
- *            change log → details items → state items → [log done]
+ *   append:  quota charge → (blob reference +n ∥ allocate UIDs+MODSEQ+counters) → [delivery marker] →
+ *            (change log ∥ details items) → state items → [log done]
+ *            (∥: independent writes issued together, one round trip; the state items, which make the
+ *            messages visible, still come after everything else)
  *   flags:   read states → allocate MODSEQ (+ predicted unseen delta) → change log → conditional state
  *            updates (on the MODSEQ read, so concurrent writers never interleave) → compensate conflicts
  *   expunge: read states → quota release → allocate MODSEQ (+ counter deltas) → change log → conditional
@@ -213,19 +215,24 @@ async function insertMessages(
       allocation ? voidChange(store, mailbox.id, allocation) : undefined,
     ]);
   };
-  let allocation: Allocation;
-  try {
-    for (const [key, count] of countBlobs(drafts)) {
-      await addBlobReferences(store, key, count, options.blobs);
-      referenced.set(key, count);
-    }
-    allocation = await allocate(store, mailbox, drafts.length, counters);
-  } catch (error) {
-    await giveBack(undefined);
-    throw error;
+  // The blob references and the allocation do not depend on each other: one round trip for both.
+  const [referencing, allocating] = await Promise.allSettled([
+    Promise.all(
+      [...countBlobs(drafts)].map(async ([key, count]) => {
+        await addBlobReferences(store, key, count, options.blobs);
+        referenced.set(key, count);
+      }),
+    ),
+    allocate(store, mailbox, drafts.length, counters),
+  ]);
+  if (referencing.status === 'rejected' || allocating.status === 'rejected') {
+    await giveBack(allocating.status === 'fulfilled' ? allocating.value : undefined);
+    throw referencing.status === 'rejected' ? referencing.reason : (allocating as PromiseRejectedResult).reason;
   }
+  const allocation = allocating.value;
   const abandon = () => giveBack(allocation);
   const uids = drafts.map((_, index) => allocation.firstUid + index);
+  const savedAt = Date.now();
   try {
     if (options.claim) {
       const marker = { uid: uids[0]!, modseq: allocation.modseq, at: allocation.at };
@@ -234,7 +241,24 @@ async function insertMessages(
         return undefined;
       }
     }
-    await writeChange(store, mailbox.id, allocation, uids);
+    // The change log item and the details (read only by UID, once an entry exists) in one round trip;
+    // the entries, which make the messages visible, only after both.
+    await Promise.all([
+      writeChange(store, mailbox.id, allocation, uids),
+      mapBounded(
+        drafts.map((draft, index) => ({ draft, uid: uids[index]! })),
+        ({ draft, uid }) =>
+          store.metadata.put({
+            pk: mailboxPk(mailbox.id),
+            sk: detailSk(uid),
+            v: SCHEMA_VERSION,
+            uid,
+            envelope: draft.envelope,
+            bodyStructure: draft.bodyStructure,
+            search: draft.search,
+          }),
+      ),
+    ]);
   } catch (error) {
     await abandon();
     throw error;
@@ -244,20 +268,10 @@ async function insertMessages(
     await abandon();
     throw new WriteDeadlineExceededError(mailbox.id);
   }
-  const savedAt = Date.now();
   await mapBounded(
     drafts.map((draft, index) => ({ draft, uid: uids[index]! })),
-    async ({ draft, uid }) => {
-      await store.metadata.put({
-        pk: mailboxPk(mailbox.id),
-        sk: detailSk(uid),
-        v: SCHEMA_VERSION,
-        uid,
-        envelope: draft.envelope,
-        bodyStructure: draft.bodyStructure,
-        search: draft.search,
-      });
-      await store.metadata.put(
+    ({ draft, uid }) =>
+      store.metadata.put(
         {
           pk: mailboxPk(mailbox.id),
           sk: stateSk(uid),
@@ -271,8 +285,7 @@ async function insertMessages(
           blobKey: draft.blobKey,
         },
         [{ attribute: 'pk', op: 'notExists' }],
-      );
-    },
+      ),
   );
   // A single entry proves itself to readers (changes.ts); a batch needs the mark.
   if (drafts.length > 1) await finishChange(store, mailbox.id, allocation.modseq, uids);
