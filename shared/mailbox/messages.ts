@@ -3,8 +3,8 @@
  * CONDSTORE UNCHANGEDSINCE, expunge-marking, unexpunge, copy and move. The write order and what each
  * crash point leaves behind are described in mail-store.ts; the short version per operation:
  *
- *   append:  quota charge → (blob reference +n ∥ allocate UIDs+MODSEQ+counters) → [delivery marker] →
- *            (change log ∥ details items) → state items → [log done]
+ *   append:  quota charge → (blob reference +n ∥ allocate UIDs+MODSEQ+counters) →
+ *            ([delivery marker] ∥ change log ∥ details items) → state items → [log done]
  *            (∥: independent writes issued together, one round trip; the state items, which make the
  *            messages visible, still come after everything else)
  *   flags:   read states → allocate MODSEQ (+ predicted unseen delta) → change log → conditional state
@@ -233,35 +233,43 @@ async function insertMessages(
   const abandon = () => giveBack(allocation);
   const uids = drafts.map((_, index) => allocation.firstUid + index);
   const savedAt = Date.now();
-  try {
-    if (options.claim) {
-      const marker = { uid: uids[0]!, modseq: allocation.modseq, at: allocation.at };
-      if (!(await claimDeliveryMarker(store, mailbox.id, options.claim.key, marker, options.claim.replacing))) {
-        await abandon();
-        return undefined;
-      }
-    }
-    // The change log item and the details (read only by UID, once an entry exists) in one round trip;
-    // the entries, which make the messages visible, only after both.
-    await Promise.all([
-      writeChange(store, mailbox.id, allocation, uids),
-      mapBounded(
-        drafts.map((draft, index) => ({ draft, uid: uids[index]! })),
-        ({ draft, uid }) =>
-          store.metadata.put({
-            pk: mailboxPk(mailbox.id),
-            sk: detailSk(uid),
-            v: SCHEMA_VERSION,
-            uid,
-            envelope: draft.envelope,
-            bodyStructure: draft.bodyStructure,
-            search: draft.search,
-          }),
-      ),
+  const claiming = options.claim
+    ? claimDeliveryMarker(
+        store,
+        mailbox.id,
+        options.claim.key,
+        { uid: uids[0]!, modseq: allocation.modseq, at: allocation.at },
+        options.claim.replacing,
+      )
+    : Promise.resolve(true);
+  // The delivery claim, the change log item and the details (read only by UID, once an entry exists) in
+  // one round trip; the entries, which make the messages visible, only after all three.
+  const written = await Promise.allSettled([
+    claiming,
+    writeChange(store, mailbox.id, allocation, uids),
+    mapBounded(
+      drafts.map((draft, index) => ({ draft, uid: uids[index]! })),
+      ({ draft, uid }) =>
+        store.metadata.put({
+          pk: mailboxPk(mailbox.id),
+          sk: detailSk(uid),
+          v: SCHEMA_VERSION,
+          uid,
+          envelope: draft.envelope,
+          bodyStructure: draft.bodyStructure,
+          search: draft.search,
+        }),
+    ),
+  ]);
+  const failed = written.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed || !(written[0].status === 'fulfilled' && written[0].value)) {
+    // A lost claim or a failed write: nothing is visible yet; give everything back, details included.
+    await Promise.allSettled([
+      abandon(),
+      ...uids.map((uid) => store.metadata.delete(mailboxPk(mailbox.id), detailSk(uid))),
     ]);
-  } catch (error) {
-    await abandon();
-    throw error;
+    if (failed) throw failed.reason;
+    return undefined;
   }
   // Checked once: a batch of entry writes takes far less than the margin between deadline and settling.
   if (deadlinePassed(store, startedAt)) {

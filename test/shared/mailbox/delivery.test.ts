@@ -10,7 +10,7 @@ import { changesSince } from '../../../shared/mailbox/changes.ts';
 import { DeliveryInProgressError, InvalidMessageError } from '../../../shared/mailbox/errors.ts';
 import { getMailbox } from '../../../shared/mailbox/mailbox-record.ts';
 import { createMailbox, getMailboxByName } from '../../../shared/mailbox/mailboxes.ts';
-import { appendMessage, listMessages } from '../../../shared/mailbox/messages.ts';
+import { appendMessage, getMessageDetails, listMessages } from '../../../shared/mailbox/messages.ts';
 import { getQuotaUsage } from '../../../shared/mailbox/quota.ts';
 import { adapterSets } from '../../support/stores.ts';
 import { ACCOUNT, openTestStore, sampleMessage, sleep } from './mail-fixtures.ts';
@@ -64,6 +64,11 @@ for (const adapters of adapterSets) {
       assert.equal(mailbox.size, message.size);
       assert.deepEqual(await getQuotaUsage(store, ACCOUNT), { bytes: message.size, messages: 1 });
       assert.equal(await blobReferenceCount(store, message.blobKey), 1);
+      const winner = delivered[0]!.uid;
+      for (let uid = 1; uid < mailbox.uidNext; uid++) {
+        const details = await getMessageDetails(store, inbox.id, uid);
+        assert.equal(details !== undefined, uid === winner, `details of UID ${uid} kept only for the winner`);
+      }
     });
 
     it('a retry while the first attempt may still be running is told to come back; later it takes over', async (t) => {
