@@ -40,6 +40,11 @@ export const MAX_APPEND_BYTES = 50 * 1024 * 1024;
 
 /** SEARCH BODY/TEXT reads at most this much of a message (decoded text) to match against. */
 export const MAX_SEARCH_TEXT_BYTES_PER_MESSAGE = 1024 * 1024;
+/**
+ * Messages whose content (HEADER, BODY, TEXT) one SEARCH reads at once: reads overlap, and a search holds
+ * the decoded text of at most this many messages (each at most MAX_SEARCH_TEXT_BYTES_PER_MESSAGE).
+ */
+export const SEARCH_CONTENT_READS_IN_FLIGHT = 8;
 /** HEADER searches on fields the index does not keep read at most this much of the header. */
 export const MAX_SEARCH_HEADER_BYTES = 256 * 1024;
 /** Messages whose index entries are read in one page. */

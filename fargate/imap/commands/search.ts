@@ -10,6 +10,7 @@
 import type { MessageDetails, MessageState } from '../../../shared/mailbox/message-record.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import type { CachedDetails } from '../details-cache.ts';
+import { SEARCH_CONTENT_READS_IN_FLIGHT } from '../limits.ts';
 import { loadDetails, loadStates, structureOf } from '../message-loader.ts';
 import type { SearchKey } from '../protocol/command-types.ts';
 import { esearchResponse, searchResponse, sortResponse, threadResponse } from '../protocol/response-writer.ts';
@@ -97,8 +98,11 @@ async function evaluate(
     },
   };
   const content = messageContent(session, states, details);
-  const matched: number[] = [];
-  for (const uid of uids) {
+  // Keys that need no content answer at once; content reads overlap, a few messages at a time, and each
+  // message's decoded content is dropped as soon as its verdict is in.
+  const hits = new Uint8Array(uids.length);
+  const inFlight = new Set<Promise<void>>();
+  for (const [index, uid] of uids.entries()) {
     const state = states.get(uid);
     if (states.size > 0 && !state) continue;
     // Without state (criteria that need none), the state fields are never looked at.
@@ -112,20 +116,36 @@ async function evaluate(
       recent: false,
     };
     const result = matches(plan, candidate, content, scope);
-    if (result === true || (result !== false && (await result))) matched.push(uid);
+    if (result === true) hits[index] = 1;
+    if (typeof result === 'boolean') continue;
+    const verdict: Promise<void> = result
+      .then((hit) => {
+        if (hit) hits[index] = 1;
+      })
+      .finally(() => {
+        content.forget(uid);
+        inFlight.delete(verdict);
+      });
+    inFlight.add(verdict);
+    if (inFlight.size >= SEARCH_CONTENT_READS_IN_FLIGHT) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
+  const matched = uids.filter((_, index) => hits[index] === 1);
   if (options.withDetails && details.size === 0 && matched.length > 0) {
     return { uids: matched, states, details: await loadDetails(session.server, selected.id, view, matched) };
   }
   return { uids: matched, states, details };
 }
 
-/** Lazily decoded content of the candidates, each piece read at most once per search. */
+/**
+ * Lazily decoded content of the candidates, each piece read at most once while its message is being
+ * evaluated; `forget` drops a message's pieces once its verdict is in.
+ */
 function messageContent(
   session: ImapSession,
   states: Map<number, MessageState>,
   details: Map<number, CachedDetails>,
-): MessageContent {
+): MessageContent & { forget(uid: number): void } {
   const blobs = session.server.blobs;
   const headerCache = new Map<number, Array<{ name: string; value: string }>>();
   const bodyCache = new Map<number, string>();
@@ -141,6 +161,10 @@ function messageContent(
     return fields;
   };
   return {
+    forget(uid) {
+      headerCache.delete(uid);
+      bodyCache.delete(uid);
+    },
     async fields(candidate) {
       const cached = details.get(candidate.uid);
       if (!cached) return NO_FIELDS;

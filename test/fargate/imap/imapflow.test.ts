@@ -197,6 +197,27 @@ describe('IMAP with imapflow', () => {
     }
   });
 
+  it('searches the bodies of many messages, whose reads overlap, in mailbox order', async () => {
+    const imap = await client();
+    await imap.mailboxCreate('Many');
+    for (let index = 1; index <= 40; index++) {
+      const words = [index % 3 === 0 ? 'needle' : 'hay', index % 5 === 0 ? 'thread' : 'straw'];
+      await imap.append('Many', plain(`Message ${index}`, `Line one.\r\nThe ${words.join(' and ')} here.`), []);
+    }
+    const lock = await imap.getMailboxLock('Many');
+    try {
+      const every = (step: number) => Array.from({ length: Math.floor(40 / step) }, (_, index) => (index + 1) * step);
+      assert.deepEqual(await imap.search({ body: 'needle' }), every(3));
+      assert.deepEqual(
+        await imap.search({ or: [{ body: 'needle' }, { body: 'thread' }] }),
+        [...new Set([...every(3), ...every(5)])].sort((a, b) => a - b),
+      );
+      assert.deepEqual(await imap.search({ body: 'needle', text: 'thread' }), every(15));
+    } finally {
+      lock.release();
+    }
+  });
+
   it('stores flags, copies, moves and expunges', async () => {
     const imap = await client();
     await imap.mailboxCreate('Flags');
