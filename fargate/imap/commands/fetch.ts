@@ -85,7 +85,7 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
       const state = marked ?? states.get(uid)!;
       const { attributes, streamed } = await fetchAttributes(session, items, state, details.get(uid)?.details);
       if (marked && !items.some((item) => item.kind === 'FLAGS')) {
-        attributes.push({ kind: 'FLAGS', flags: state.flags });
+        attributes.push({ kind: 'FLAGS', flags: selected.recent.flagsOf(uid, state.flags) });
         if (session.condstore && !items.some((item) => item.kind === 'MODSEQ')) {
           attributes.push({ kind: 'MODSEQ', modSeq: state.modseq });
         }
@@ -176,7 +176,7 @@ async function fetchAttributes(
         attributes.push({ kind: 'UID', uid: state.uid });
         break;
       case 'FLAGS':
-        attributes.push({ kind: 'FLAGS', flags: state.flags });
+        attributes.push({ kind: 'FLAGS', flags: session.selected!.recent.flagsOf(state.uid, state.flags) });
         break;
       case 'INTERNALDATE':
         attributes.push({ kind: 'INTERNALDATE', time: state.internalDate.getTime() });

@@ -27,6 +27,7 @@ import {
   unsubscribe,
 } from '../../../shared/mailbox/mailboxes.ts';
 import { HIERARCHY_SEPARATOR, INBOX, SPECIAL_USES, superiorNames } from '../../../shared/mailbox/names.ts';
+import { countUnclaimedRecent } from '../../../shared/mailbox/recent.ts';
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import { joinReference, MAX_LIST_PATTERN_LENGTH, matchesPattern } from '../list-pattern.ts';
@@ -280,8 +281,7 @@ async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonl
         values.push([item, status.size]);
         break;
       case 'RECENT':
-        // \Recent is not kept (IMAP4rev2 dropped it): no message is ever recent.
-        values.push([item, 0]);
+        values.push([item, await countRecent(session, mailbox, status.uidNext)]);
         break;
       case 'HIGHESTMODSEQ':
         values.push([item, status.highestModseq]);
@@ -295,6 +295,17 @@ async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonl
     }
   }
   session.send(statusResponse(mailboxNameToWire(mailbox.name, session.utf8), values));
+}
+
+/**
+ * STATUS RECENT (RFC 3501 §6.3.10): the messages no session has claimed yet (the next session to
+ * learn of them gets them), and those this session holds as recent if it has the mailbox selected.
+ */
+async function countRecent(session: ImapSession, mailbox: Mailbox, uidNext: number): Promise<number> {
+  const unclaimed = await countUnclaimedRecent(session.server.mail, mailbox.id, mailbox.recentUid, uidNext);
+  const selected = session.selected;
+  const claimedHere = selected?.id === mailbox.id && selected.recent.mode === 'claim';
+  return unclaimed + (claimedHere ? selected.recent.count(selected.view) : 0);
 }
 
 /** RFC 9051 §6.3.11 STATUS DELETED: messages with \Deleted (the index keeps no counter for it). */

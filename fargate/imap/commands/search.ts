@@ -109,7 +109,7 @@ async function evaluate(
       modseq: state?.modseq ?? 0,
       internalDate: state?.internalDate.getTime() ?? 0,
       size: state?.size ?? 0,
-      recent: false,
+      recent: selected.recent.has(uid),
     };
     const result = matches(plan, candidate, content, scope);
     if (result === true || (result !== false && (await result))) matched.push(uid);

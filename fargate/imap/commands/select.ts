@@ -16,6 +16,7 @@ import {
   untaggedStatus,
   vanishedResponse,
 } from '../protocol/response-writer.ts';
+import { RecentMessages } from '../recent-messages.ts';
 import { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
 import { openMailbox } from './acl-access.ts';
@@ -53,6 +54,9 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
   const readOnly = command.name === 'EXAMINE' || !mayChangeAnything(rights);
   const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, snapshot.version);
   selected.rights = rights;
+  // RFC 3501 §6.3.2: EXAMINE leaves \Recent to the session that selects the mailbox read-write.
+  selected.recent = new RecentMessages(readOnly ? 'observe' : 'claim');
+  await selected.recent.learn(mail, mailbox.id, mailbox.recentUid, selected.view.highestUid);
   const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
   // RFC 4314 §5.1.1: PERMANENTFLAGS shows only the flags these rights let the user change.
   const permanent = readOnly ? [] : permittedFlags(rights, [...flags, '\\*']);
@@ -64,7 +68,7 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
     }),
   );
   session.send(messageCountResponse(uids.length, 'EXISTS'));
-  session.send(messageCountResponse(0, 'RECENT'));
+  session.send(messageCountResponse(selected.recent.count(selected.view), 'RECENT'));
   if (firstUnseen !== undefined) {
     session.send(untaggedStatus('OK', 'First unseen', { name: 'UNSEEN', args: [firstUnseen] }));
   }
@@ -103,7 +107,7 @@ async function resynchronize(
     if (sequence === undefined) continue;
     const attributes: FetchAttribute[] = [
       { kind: 'UID', uid: state.uid },
-      { kind: 'FLAGS', flags: state.flags },
+      { kind: 'FLAGS', flags: selected.recent.flagsOf(state.uid, state.flags) },
       { kind: 'MODSEQ', modSeq: state.modseq },
     ];
     session.send(fetchResponse(sequence, attributes));

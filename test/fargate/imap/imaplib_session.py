@@ -80,11 +80,25 @@ check(imap.append('Python', None, None, message('Zebra facts', 'stripes', '<z1@e
 appended = check(imap.append('Python', None, None, message('Re: Re: Plans', 'see you', '<p3@example.test>', '<p1@example.test> <p2@example.test>', date='Thu, 5 Mar 2026 10:00:00 +0000')))
 result['appenduid'] = imap.untagged_responses.get('APPENDUID') and text(imap.untagged_responses['APPENDUID']) or text(appended)
 
+# \Recent: nobody has selected Python yet, so all four are recent; this session takes them, a second
+# session selecting after it gets none.
+result['status_recent'] = text(check(imap.status('Python', '(MESSAGES RECENT)')))
 result['select'] = text(check(imap.select('Python')))
+result['recent'] = text(check(imap.recent()))
+second = imaplib.IMAP4(host, port)
+check(second.starttls(ssl_context=context))
+check(second.login(user, password))
+check(second.select('Python', readonly=True))
+result['second_recent'] = text(check(second.recent()))
+result['second_flags'] = text(check(second.fetch('1', '(FLAGS)')))
+result['second_search_recent'] = text(check(second.search(None, 'RECENT')))
+second.logout()
 result['fetch_items'] = text(check(imap.fetch('1', '(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])')))
 result['fetch_text'] = text(check(imap.fetch('2', '(RFC822.TEXT)')))
 result['flags_after_text'] = text(check(imap.fetch('2', '(FLAGS)')))
 result['fetch_partial'] = text(check(imap.uid('FETCH', '3', '(BODY.PEEK[TEXT]<0.3>)')))
+result['search_recent'] = text(check(imap.search(None, 'RECENT')))
+result['search_new'] = text(check(imap.search(None, 'NEW')))
 
 result['search_unseen'] = text(check(imap.search(None, 'UNSEEN')))
 result['search_or'] = text(check(imap.search(None, '(OR FLAGGED SUBJECT "zebra")')))
