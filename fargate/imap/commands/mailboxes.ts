@@ -165,6 +165,7 @@ function patternFromWire(session: ImapSession, reference: string, pattern: strin
 
 export async function runList(session: ImapSession, command: CommandOf<'LIST'>): Promise<Completion> {
   const { returns, selection } = command;
+  if (returns.status && !statusItemsAllowed(session, returns.status)) return bad(RECENT_NOT_IN_REV2);
   // RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root.
   if (command.patterns.length === 1 && command.patterns[0] === '') {
     session.send(listResponse({ attributes: ['\\Noselect'], delimiter: HIERARCHY_SEPARATOR, name: '' }));
@@ -211,7 +212,8 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
 
   for (const candidate of candidates) {
     const attributes: string[] = [];
-    if (!candidate.mailbox) attributes.push(command.extended ? '\\NonExistent' : '\\Noselect');
+    // RFC 5258 §3 / RFC 9051 §7.3.1: \NonExistent (which implies \Noselect) for clients that know it.
+    if (!candidate.mailbox) attributes.push(command.extended || session.imap4rev2 ? '\\NonExistent' : '\\Noselect');
     attributes.push(candidate.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
     if (candidate.subscribed && wantSubscribed) attributes.push('\\Subscribed');
     if (candidate.mailbox?.specialUse) attributes.push(candidate.mailbox.specialUse);
@@ -254,10 +256,18 @@ export async function runLsub(session: ImapSession, command: CommandOf<'LSUB'>):
 }
 
 export async function runStatus(session: ImapSession, command: CommandOf<'STATUS'>): Promise<Completion> {
+  if (!statusItemsAllowed(session, command.items)) return bad(RECENT_NOT_IN_REV2);
   // RFC 4314 §4: STATUS needs `r`.
   const { target, mailbox } = await openMailbox(session, command.mailbox, 'read');
   await sendStatus(session, { ...mailbox, name: target.sessionName }, command.items);
   return ok('STATUS completed');
+}
+
+const RECENT_NOT_IN_REV2 = 'RECENT is not an IMAP4rev2 status item';
+
+/** RFC 9051 §6.3.11 has no RECENT (IMAP4rev2 dropped \Recent). */
+function statusItemsAllowed(session: ImapSession, items: readonly StatusItem[]): boolean {
+  return !(session.imap4rev2 && items.includes('RECENT'));
 }
 
 async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonly StatusItem[]): Promise<void> {

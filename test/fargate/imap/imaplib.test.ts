@@ -1,6 +1,7 @@
 /**
  * End to end with Python's imaplib (Debian python3) over STARTTLS: mailbox management, APPEND, FETCH,
- * \Recent, SEARCH, SORT, THREAD, STORE, COPY, MOVE, EXPUNGE. The session script is imaplib_session.py.
+ * \Recent, SEARCH, SORT, THREAD, STORE, COPY, MOVE, EXPUNGE, and an IMAP4rev2 session. The session script
+ * is imaplib_session.py.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -107,5 +108,13 @@ describe('IMAP with Python imaplib', () => {
     assert.equal(result.move![0], 'OK');
     assert.deepEqual(result.search_after, ['1 2']);
     assert.match(result.status_archive!.join(''), /MESSAGES 1 UIDNEXT 2 UNSEEN 1/);
+  });
+
+  it('gives an IMAP4rev2 session a LIST line instead of RECENT, and ESEARCH for SEARCH', () => {
+    assert.deepEqual(result.rev2_enabled, ['IMAP4rev2']);
+    assert.ok(!result.rev2_select!.includes('RECENT'), result.rev2_select!.join());
+    assert.deepEqual(result.rev2_select_list, ['(\\HasNoChildren) "/" "Python"']);
+    assert.deepEqual(result.rev2_esearch!.length, 1);
+    assert.match(result.rev2_esearch![0]!, /^\(TAG "\w+"\) ALL 1:2$/);
   });
 });
