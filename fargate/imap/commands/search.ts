@@ -118,6 +118,7 @@ async function evaluate(
       flags: state?.flags ?? [],
       modseq: state?.modseq ?? 0,
       internalDate: state?.internalDate.getTime() ?? 0,
+      savedAt: state?.savedAt.getTime() ?? 0,
       size: state?.size ?? 0,
       recent: selected.recent.has(uid),
     };
