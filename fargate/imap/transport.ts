@@ -41,6 +41,8 @@ export class Transport {
   private socket: Socket;
   private deflate: DeflateRaw | undefined;
   private inflate: InflateRaw | undefined;
+  /** Bytes went into the deflater since its last flush. */
+  private deflateUnflushed = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closed = false;
@@ -111,7 +113,12 @@ export class Transport {
   async flush(): Promise<void> {
     this.sendPending();
     if (this.closed) throw new TransportClosedError('connection closed');
-    if (this.deflate) this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    // Flushing a deflater with nothing in it still emits an empty block: after COMPRESS's OK, those
+    // bytes would reach the client before it has switched to inflating (RFC 4978 §4).
+    if (this.deflate && this.deflateUnflushed) {
+      this.deflateUnflushed = false;
+      this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    }
     if (!this.socket.writableNeedDrain && !this.deflate?.writableNeedDrain) return;
     // A client that stops reading cannot hold a command (and its output) forever.
     const stalled = setTimeout(() => this.destroy(), WRITE_STALL_TIMEOUT_MS);
@@ -189,8 +196,10 @@ export class Transport {
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.deflate) this.deflate.write(data);
-    else this.socket.write(data);
+    if (this.deflate) {
+      this.deflate.write(data);
+      this.deflateUnflushed = true;
+    } else this.socket.write(data);
   }
 
   private attach(socket: Socket): void {

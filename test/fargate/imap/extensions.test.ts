@@ -177,10 +177,22 @@ describe('IMAP extensions', () => {
     const socket = (compressed as unknown as { socket: import('node:net').Socket }).socket;
     socket.removeAllListeners('data');
     socket.write('c1 COMPRESS DEFLATE\r\n');
+    const afterOk: Buffer[] = [];
+    const collect = (chunk: Buffer) => afterOk.push(chunk);
     const okLine = await new Promise<string>((resolve) =>
-      socket.once('data', (chunk: Buffer) => resolve(chunk.toString())),
+      socket.once('data', (chunk: Buffer) => {
+        const end = chunk.indexOf('\r\n') + 2;
+        afterOk.push(chunk.subarray(end));
+        socket.on('data', collect);
+        resolve(chunk.subarray(0, end).toString());
+      }),
     );
     assert.match(okLine, /^c1 OK/);
+    // Nothing follows the OK until the client speaks, not even an empty deflate block: a client reading
+    // the OK with more bytes behind it cannot tell where its inflater should start (imapflow gives up).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.off('data', collect);
+    assert.equal(Buffer.concat(afterOk).length, 0);
     const deflate = createDeflateRaw();
     const inflate = createInflateRaw();
     deflate.pipe(socket);
