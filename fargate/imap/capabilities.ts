@@ -3,12 +3,13 @@
  * plaintext, the SASL mechanisms this connection may use (shared/sasl: no PLAIN before TLS, -PLUS with
  * TLS, the legacy ones while a domain allows them), and LOGINDISABLED (RFC 9051 §6.2.3) where LOGIN
  * would send the password in clear, unless the listener is trusted-plaintext; after login, the
- * extensions.
+ * extensions. Both IMAP4rev1 and IMAP4rev2: a session speaks rev1 until it sends ENABLE IMAP4rev2
+ * (RFC 9051 Appendix E).
  */
 import { MAX_APPEND_BYTES } from './limits.ts';
 
-/** Extensions a client may ENABLE (RFC 5161). */
-export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT'] as const;
+/** What a client may ENABLE (RFC 5161), IMAP4rev2 among them (RFC 9051 §6.3.1). */
+export const ENABLEABLE = ['CONDSTORE', 'QRESYNC', 'UTF8=ACCEPT', 'IMAP4rev2'] as const;
 export type Enableable = (typeof ENABLEABLE)[number];
 
 export interface CapabilityState {
@@ -46,6 +47,8 @@ const AUTHENTICATED_EXTENSIONS = [
   'QRESYNC',
   'MULTIAPPEND',
   'UTF8=ACCEPT',
+  'STATUS=SIZE',
+  'SAVEDATE',
   `APPENDLIMIT=${MAX_APPEND_BYTES}`,
   // RFC 4314 §2: the rights beyond RFC 2086's.
   'ACL',
@@ -58,7 +61,7 @@ const AUTHENTICATED_EXTENSIONS = [
 ];
 
 export function capabilities(state: CapabilityState): string[] {
-  const list = ['IMAP4rev1', 'SASL-IR', 'ID', 'ENABLE'];
+  const list = ['IMAP4rev1', 'IMAP4rev2', 'SASL-IR', 'ID', 'ENABLE'];
   if (!state.authenticated) {
     // Before login, non-synchronizing literals are limited to 4096 bytes (RFC 7888 LITERAL-).
     list.push('LITERAL-');

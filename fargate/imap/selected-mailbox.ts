@@ -23,6 +23,7 @@ import {
   messageCountResponse,
   vanishedResponse,
 } from './protocol/response-writer.ts';
+import { RecentMessages } from './recent-messages.ts';
 
 /** What the session tells its client; implemented by ImapSession. */
 export interface UpdateSink {
@@ -47,6 +48,8 @@ export class SelectedMailbox {
   private readonly reported = new Map<number, number>();
   /** The session's rights on the mailbox as of SELECT (RFC 4314 §5.1.1); the owner's are all of them. */
   rights: string = ALL_RIGHTS;
+  /** The messages that are \Recent in this session; SELECT decides how it takes part. */
+  recent = new RecentMessages('none');
 
   constructor(
     private readonly mail: MailStore,
@@ -90,7 +93,7 @@ export class SelectedMailbox {
     const unchanged = current.highestModseq === this.seen.highestModseq && current.uidNext === this.seen.uidNext;
     if (!unchanged) {
       const changes = await this.readChanges(this.highestModseq);
-      this.apply(sink, changes);
+      await this.apply(sink, changes, current.recentUid);
       // Counters not yet settled are looked at again next time.
       if (changes.highestModseq >= current.highestModseq) {
         this.seen = { highestModseq: current.highestModseq, uidNext: current.uidNext };
@@ -105,7 +108,7 @@ export class SelectedMailbox {
     return allChangesSince(this.mail, this.mailbox.id, since);
   }
 
-  private apply(sink: UpdateSink, changes: MessageChanges): void {
+  private async apply(sink: UpdateSink, changes: MessageChanges, recentWatermark: number): Promise<void> {
     for (const uid of changes.vanished) if (this.view.has(uid)) this.pendingExpunges.add(uid);
     const fresh: number[] = [];
     const flagChanges: MessageState[] = [];
@@ -118,14 +121,17 @@ export class SelectedMailbox {
     }
     if (fresh.length > 0) {
       this.view.append(fresh);
+      await this.recent.learn(this.mail, this.mailbox.id, recentWatermark, this.view.highestUid);
       sink.send(messageCountResponse(this.view.count, 'EXISTS'));
+      // RFC 3501 §7.3.2: RECENT goes with each new EXISTS (IMAP4rev2 has neither the response nor the flag).
+      if (this.recent.mode !== 'none') sink.send(messageCountResponse(this.recent.count(this.view), 'RECENT'));
     }
     for (const state of flagChanges) {
       const sequence = this.view.sequenceOf(state.uid);
       if (sequence === undefined) continue;
       const attributes: FetchAttribute[] = [
         { kind: 'UID', uid: state.uid },
-        { kind: 'FLAGS', flags: state.flags },
+        { kind: 'FLAGS', flags: this.recent.flagsOf(state.uid, state.flags) },
       ];
       if (sink.condstore) attributes.push({ kind: 'MODSEQ', modSeq: state.modseq });
       sink.send(fetchResponse(sequence, attributes));

@@ -174,8 +174,14 @@ export class ImapSession {
     return this.enabled.has('QRESYNC');
   }
 
+  /** Mailbox names travel as UTF-8, not modified UTF-7 (RFC 6855 §3, RFC 9051 §5.1). */
   get utf8(): boolean {
-    return this.enabled.has('UTF8=ACCEPT');
+    return this.enabled.has('UTF8=ACCEPT') || this.imap4rev2;
+  }
+
+  /** The client sent ENABLE IMAP4rev2: RFC 9051 behaviour instead of RFC 3501's where they differ. */
+  get imap4rev2(): boolean {
+    return this.enabled.has('IMAP4rev2');
   }
 
   // State transitions

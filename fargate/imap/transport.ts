@@ -42,6 +42,8 @@ export class Transport {
   private socket: Socket;
   private deflate: DeflateRaw | undefined;
   private inflate: InflateRaw | undefined;
+  /** Bytes went into the deflater since its last flush. */
+  private deflateUnflushed = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** The inactivity timeout, carried over to the TLS socket after STARTTLS. */
@@ -116,7 +118,12 @@ export class Transport {
   async flush(): Promise<void> {
     this.sendPending();
     if (this.closed) throw new TransportClosedError('connection closed');
-    if (this.deflate) this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    // Flushing a deflater with nothing in it still emits an empty block: after COMPRESS's OK, those
+    // bytes would reach the client before it has switched to inflating (RFC 4978 §4).
+    if (this.deflate && this.deflateUnflushed) {
+      this.deflateUnflushed = false;
+      this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    }
     if (!this.socket.writableNeedDrain && !this.deflate?.writableNeedDrain) return;
     // A client that stops reading cannot hold a command (and its output) forever.
     const stalled = setTimeout(() => this.destroy(), this.timeouts.writeStallMs);
@@ -196,8 +203,10 @@ export class Transport {
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.deflate) this.deflate.write(data);
-    else this.socket.write(data);
+    if (this.deflate) {
+      this.deflate.write(data);
+      this.deflateUnflushed = true;
+    } else this.socket.write(data);
   }
 
   private attach(socket: Socket): void {

@@ -15,6 +15,7 @@ import {
   numberOf,
   optionalNumberOf,
   optionalStringOf,
+  RECENT_UID,
   StoreItemError,
   stringOf,
 } from './schema.ts';
@@ -30,6 +31,8 @@ export interface Mailbox {
   uidNext: number;
   /** Highest MODSEQ allocated (same caveat). */
   highestModseq: number;
+  /** The \Recent watermark: the highest UID some IMAP session already holds as recent (recent.ts). */
+  recentUid: number;
   /** Counters of non-expunged messages; kept by atomic adds, repaired by reconcileMailboxCounters. */
   messages: number;
   unseen: number;
@@ -58,6 +61,8 @@ export function toMailbox(item: Item): Mailbox {
     uidValidity: numberOf(item, 'uidvalidity'),
     uidNext: numberOf(item, 'uidnext'),
     highestModseq: numberOf(item, 'highestmodseq'),
+    // Absent until a session first claims recent messages.
+    recentUid: optionalNumberOf(item, RECENT_UID) ?? 0,
     messages: numberOf(item, 'messages'),
     unseen: numberOf(item, 'unseen'),
     size: numberOf(item, 'size'),

@@ -10,7 +10,8 @@
  *     sk `uidvalidity`                  the account's UIDVALIDITY counter { last }
  *     sk `quota`                        usage { bytes, messages, seq, changedAt }
  *   pk `mbox#<mailbox id>`
- *     sk `mailbox`                      the mailbox: uidvalidity, uidnext, highestmodseq, counters, ...
+ *     sk `mailbox`                      the mailbox: uidvalidity, uidnext, highestmodseq, counters,
+ *                                       recentuid (the \Recent watermark, recent.ts), ...
  *     sk `uid#<uid, 10 digits>`         message state (small, rewritten on flag changes): uid, modseq, flags, ...
  *     sk `msg#<uid, 10 digits>`         message details (written once): envelope, body structure, search fields
  *     sk `chg#<modseq, 16 digits>`      change log: which uids a MODSEQ touched { uids, uidnext, at, done? }
@@ -29,6 +30,8 @@ const UID_DIGITS = 10;
 const MODSEQ_DIGITS = 16;
 
 export const MAILBOX_SK = 'mailbox';
+/** Mailbox item attribute: the \Recent watermark (recent.ts); absent means 0. */
+export const RECENT_UID = 'recentuid';
 export const UIDVALIDITY_SK = 'uidvalidity';
 export const QUOTA_SK = 'quota';
 export const BLOB_REFS_SK = 'refs';

@@ -18,6 +18,7 @@ import { type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import type { AppendMessage } from '../protocol/command-types.ts';
 import { formatSequenceSet, token } from '../protocol/response-writer.ts';
+import { withoutRecent } from '../recent-messages.ts';
 import type { ImapSession } from '../session.ts';
 import { type OpenedMailbox, openMailbox, quotaOf } from './acl-access.ts';
 
@@ -74,8 +75,8 @@ async function appendOne(
       blobKey,
       size: message.data.length,
       internalDate: message.internalDate ? new Date(message.internalDate.time) : now,
-      // RFC 4314 §4: flags the rights do not allow are dropped, not refused.
-      flags: permittedFlags(rights, message.flags ?? []),
+      // RFC 4314 §4: flags the rights do not allow are dropped, not refused; \Recent is the server's.
+      flags: permittedFlags(rights, withoutRecent(message.flags ?? [])),
       envelope: structure.envelope as unknown as JsonValue,
       bodyStructure: structure.body as unknown as JsonValue,
       search: indexSearchFields(structure.search),

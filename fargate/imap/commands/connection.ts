@@ -43,7 +43,8 @@ export async function runId(session: ImapSession, command: CommandOf<'ID'>): Pro
 export async function runEnable(session: ImapSession, command: CommandOf<'ENABLE'>): Promise<Completion> {
   const newlyEnabled: Enableable[] = [];
   for (const requested of command.capabilities) {
-    const known = ENABLEABLE.find((capability) => capability === requested);
+    // The parser upper-cases keywords; ENABLED names them as CAPABILITY spells them.
+    const known = ENABLEABLE.find((capability) => capability.toUpperCase() === requested);
     // RFC 5161 §3.1: unknown capabilities are ignored; ENABLED lists only what this command turned on.
     if (!known || session.enabled.has(known)) continue;
     session.enabled.add(known);

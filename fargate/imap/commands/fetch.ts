@@ -1,6 +1,6 @@
 /**
  * FETCH and UID FETCH (RFC 9051 §6.4.5), with CONDSTORE's MODSEQ and CHANGEDSINCE (RFC 7162 §3.1.4),
- * QRESYNC's VANISHED modifier (§3.2.6) and BINARY (RFC 3516).
+ * QRESYNC's VANISHED modifier (§3.2.6), BINARY (RFC 3516) and SAVEDATE (RFC 8514).
  *
  * Flags, sizes and dates come from the index state; ENVELOPE and BODYSTRUCTURE from the index details
  * (computed once at delivery); body sections are ranged reads of the blob at the part offsets the index
@@ -85,7 +85,7 @@ export async function runFetch(session: ImapSession, command: CommandOf<'FETCH'>
       const state = marked ?? states.get(uid)!;
       const { attributes, streamed } = await fetchAttributes(session, items, state, details.get(uid)?.details);
       if (marked && !items.some((item) => item.kind === 'FLAGS')) {
-        attributes.push({ kind: 'FLAGS', flags: state.flags });
+        attributes.push({ kind: 'FLAGS', flags: selected.recent.flagsOf(uid, state.flags) });
         if (session.condstore && !items.some((item) => item.kind === 'MODSEQ')) {
           attributes.push({ kind: 'MODSEQ', modSeq: state.modseq });
         }
@@ -176,10 +176,13 @@ async function fetchAttributes(
         attributes.push({ kind: 'UID', uid: state.uid });
         break;
       case 'FLAGS':
-        attributes.push({ kind: 'FLAGS', flags: state.flags });
+        attributes.push({ kind: 'FLAGS', flags: session.selected!.recent.flagsOf(state.uid, state.flags) });
         break;
       case 'INTERNALDATE':
         attributes.push({ kind: 'INTERNALDATE', time: state.internalDate.getTime() });
+        break;
+      case 'SAVEDATE':
+        attributes.push({ kind: 'SAVEDATE', time: state.savedAt.getTime() });
         break;
       case 'RFC822.SIZE':
         attributes.push({ kind: 'RFC822.SIZE', size: state.size });

@@ -27,6 +27,7 @@ import {
   unsubscribe,
 } from '../../../shared/mailbox/mailboxes.ts';
 import { HIERARCHY_SEPARATOR, INBOX, SPECIAL_USES, superiorNames } from '../../../shared/mailbox/names.ts';
+import { countUnclaimedRecent } from '../../../shared/mailbox/recent.ts';
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { MAX_APPEND_BYTES } from '../limits.ts';
 import { joinReference, MAX_LIST_PATTERN_LENGTH, matchesPattern } from '../list-pattern.ts';
@@ -164,6 +165,7 @@ function patternFromWire(session: ImapSession, reference: string, pattern: strin
 
 export async function runList(session: ImapSession, command: CommandOf<'LIST'>): Promise<Completion> {
   const { returns, selection } = command;
+  if (returns.status && !statusItemsAllowed(session, returns.status)) return bad(RECENT_NOT_IN_REV2);
   // RFC 9051 §6.3.9: an empty pattern asks for the hierarchy delimiter and root.
   if (command.patterns.length === 1 && command.patterns[0] === '') {
     session.send(listResponse({ attributes: ['\\Noselect'], delimiter: HIERARCHY_SEPARATOR, name: '' }));
@@ -210,7 +212,8 @@ export async function runList(session: ImapSession, command: CommandOf<'LIST'>):
 
   for (const candidate of candidates) {
     const attributes: string[] = [];
-    if (!candidate.mailbox) attributes.push(command.extended ? '\\NonExistent' : '\\Noselect');
+    // RFC 5258 §3 / RFC 9051 §7.3.1: \NonExistent (which implies \Noselect) for clients that know it.
+    if (!candidate.mailbox) attributes.push(command.extended || session.imap4rev2 ? '\\NonExistent' : '\\Noselect');
     attributes.push(candidate.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
     if (candidate.subscribed && wantSubscribed) attributes.push('\\Subscribed');
     if (candidate.mailbox?.specialUse) attributes.push(candidate.mailbox.specialUse);
@@ -253,10 +256,18 @@ export async function runLsub(session: ImapSession, command: CommandOf<'LSUB'>):
 }
 
 export async function runStatus(session: ImapSession, command: CommandOf<'STATUS'>): Promise<Completion> {
+  if (!statusItemsAllowed(session, command.items)) return bad(RECENT_NOT_IN_REV2);
   // RFC 4314 §4: STATUS needs `r`.
   const { target, mailbox } = await openMailbox(session, command.mailbox, 'read');
   await sendStatus(session, { ...mailbox, name: target.sessionName }, command.items);
   return ok('STATUS completed');
+}
+
+const RECENT_NOT_IN_REV2 = 'RECENT is not an IMAP4rev2 status item';
+
+/** RFC 9051 §6.3.11 has no RECENT (IMAP4rev2 dropped \Recent). */
+function statusItemsAllowed(session: ImapSession, items: readonly StatusItem[]): boolean {
+  return !(session.imap4rev2 && items.includes('RECENT'));
 }
 
 async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonly StatusItem[]): Promise<void> {
@@ -280,8 +291,7 @@ async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonl
         values.push([item, status.size]);
         break;
       case 'RECENT':
-        // \Recent is not kept (IMAP4rev2 dropped it): no message is ever recent.
-        values.push([item, 0]);
+        values.push([item, await countRecent(session, mailbox, status.uidNext)]);
         break;
       case 'HIGHESTMODSEQ':
         values.push([item, status.highestModseq]);
@@ -295,6 +305,17 @@ async function sendStatus(session: ImapSession, mailbox: Mailbox, items: readonl
     }
   }
   session.send(statusResponse(mailboxNameToWire(mailbox.name, session.utf8), values));
+}
+
+/**
+ * STATUS RECENT (RFC 3501 §6.3.10): the messages no session has claimed yet (the next session to
+ * learn of them gets them), and those this session holds as recent if it has the mailbox selected.
+ */
+async function countRecent(session: ImapSession, mailbox: Mailbox, uidNext: number): Promise<number> {
+  const unclaimed = await countUnclaimedRecent(session.server.mail, mailbox.id, mailbox.recentUid, uidNext);
+  const selected = session.selected;
+  const claimedHere = selected?.id === mailbox.id && selected.recent.mode === 'claim';
+  return unclaimed + (claimedHere ? selected.recent.count(selected.view) : 0);
 }
 
 /** RFC 9051 §6.3.11 STATUS DELETED: messages with \Deleted (the index keeps no counter for it). */

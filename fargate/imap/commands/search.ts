@@ -49,19 +49,29 @@ interface SearchResult {
   details: Map<number, CachedDetails>;
 }
 
-function usesModseq(key: SearchKey): boolean {
+/** Whether the criteria use a key that passes `test`, at any depth. */
+function usesKey(key: SearchKey, test: (name: SearchKey['key']) => boolean): boolean {
   switch (key.key) {
-    case 'MODSEQ':
-      return true;
     case 'NOT':
-      return usesModseq(key.operand);
+      return usesKey(key.operand, test);
     case 'OR':
-      return usesModseq(key.left) || usesModseq(key.right);
+      return usesKey(key.left, test) || usesKey(key.right, test);
     case 'AND':
-      return key.operands.some(usesModseq);
+      return key.operands.some((operand) => usesKey(operand, test));
     default:
-      return false;
+      return test(key.key);
   }
+}
+
+function usesModseq(key: SearchKey): boolean {
+  return usesKey(key, (name) => name === 'MODSEQ');
+}
+
+/** RFC 9051 has no \Recent: RECENT, NEW and OLD are not IMAP4rev2 search keys (Appendix E). */
+function refusedInRev2(session: ImapSession, criteria: SearchKey): Completion | undefined {
+  if (!session.imap4rev2) return undefined;
+  const recentKey = usesKey(criteria, (name) => name === 'RECENT' || name === 'NEW' || name === 'OLD');
+  return recentKey ? bad('RECENT, NEW and OLD are not IMAP4rev2 search keys') : undefined;
 }
 
 /**
@@ -112,8 +122,9 @@ async function evaluate(
       flags: state?.flags ?? [],
       modseq: state?.modseq ?? 0,
       internalDate: state?.internalDate.getTime() ?? 0,
+      savedAt: state?.savedAt.getTime() ?? 0,
       size: state?.size ?? 0,
-      recent: false,
+      recent: selected.recent.has(uid),
     };
     const result = matches(plan, candidate, content, scope);
     if (result === true) hits[index] = 1;
@@ -209,6 +220,8 @@ function searchFieldsOf(details: MessageDetails): SearchFieldsOfMessage {
 }
 
 export async function runSearch(session: ImapSession, command: CommandOf<'SEARCH'>): Promise<Completion> {
+  const refused = refusedInRev2(session, command.criteria);
+  if (refused) return refused;
   const selected = session.selected!;
   const modseqUsed = usesModseq(command.criteria);
   if (modseqUsed) session.enabled.add('CONDSTORE');
@@ -218,7 +231,10 @@ export async function runSearch(session: ImapSession, command: CommandOf<'SEARCH
   });
   const numbers = uids.map((uid) => (command.uid ? uid : selected.view.sequenceOf(uid)!));
   const highestModseq = modseqUsed ? Math.max(0, ...uids.map((uid) => states.get(uid)!.modseq)) : undefined;
-  const options = command.returnOptions;
+  // RFC 9051 §6.4.4: an IMAP4rev2 session always gets ESEARCH; without RETURN, as if RETURN (ALL).
+  const options =
+    command.returnOptions ??
+    (session.imap4rev2 ? { min: false, max: false, all: true, count: false, save: false } : undefined);
   if (!options) {
     session.send(searchResponse(numbers, highestModseq));
     return ok('SEARCH completed');
@@ -244,6 +260,8 @@ export async function runSearch(session: ImapSession, command: CommandOf<'SEARCH
 
 export async function runSort(session: ImapSession, command: CommandOf<'SORT'>): Promise<Completion> {
   if (command.returnOptions) return bad('ESORT is not supported');
+  const refused = refusedInRev2(session, command.search);
+  if (refused) return refused;
   const selected = session.selected!;
   const modseqUsed = usesModseq(command.search);
   if (modseqUsed) session.enabled.add('CONDSTORE');
@@ -284,6 +302,8 @@ export async function runThread(session: ImapSession, command: CommandOf<'THREAD
   if (command.algorithm !== 'REFERENCES' && command.algorithm !== 'ORDEREDSUBJECT') {
     return bad(`Unsupported threading algorithm ${command.algorithm}`);
   }
+  const refused = refusedInRev2(session, command.search);
+  if (refused) return refused;
   const selected = session.selected!;
   const result = await evaluate(session, selected, command.search, { withStates: true, withDetails: true });
   const messages: ThreadableMessage[] = result.uids.map((uid) => {

@@ -3,22 +3,28 @@
  * CLOSE (§6.4.1), UNSELECT (RFC 3691) and CHECK.
  */
 import { allows, permittedFlags } from '../../../shared/acl/index.ts';
+import type { Mailbox } from '../../../shared/mailbox/mailbox-record.ts';
 import { expungeMessages } from '../../../shared/mailbox/messages.ts';
+import { HIERARCHY_SEPARATOR } from '../../../shared/mailbox/names.ts';
 import { bad, type CommandOf, type Completion, ok } from '../completion.ts';
 import { MessageView, uidsInSet } from '../message-view.ts';
+import { mailboxNameToWire } from '../namespaces.ts';
 import type { QresyncParameters } from '../protocol/command-types.ts';
 import {
   type FetchAttribute,
   fetchResponse,
   flagsResponse,
+  listResponse,
   messageCountResponse,
   token,
   untaggedStatus,
   vanishedResponse,
 } from '../protocol/response-writer.ts';
+import { RecentMessages } from '../recent-messages.ts';
 import { SelectedMailbox } from '../selected-mailbox.ts';
 import type { ImapSession } from '../session.ts';
-import { openMailbox } from './acl-access.ts';
+import { type MailboxTarget, openMailbox } from './acl-access.ts';
+import { visibleMailboxes } from './acl-listing.ts';
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
@@ -33,7 +39,7 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
   const mail = session.server.mail;
   // RFC 4314 §4: SELECT and EXAMINE need `r`; the rights are kept for the selected state (§5.1.1 lets
   // a server cache them until the mailbox is selected again).
-  const { mailbox, rights } = await openMailbox(session, command.mailbox, 'read');
+  const { target, mailbox, rights } = await openMailbox(session, command.mailbox, 'read');
   const snapshot = await session.server.snapshots.current(mailbox.id);
   const uids = [...snapshot.states.keys()].sort((a, b) => a - b);
   const keywords = new Set<string>();
@@ -53,6 +59,10 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
   const readOnly = command.name === 'EXAMINE' || !mayChangeAnything(rights);
   const selected = new SelectedMailbox(mail, mailbox, readOnly, new MessageView(uids), status, snapshot.version);
   selected.rights = rights;
+  // RFC 3501 §6.3.2: EXAMINE leaves \Recent to the session that selects the mailbox read-write. An
+  // IMAP4rev2 session has no \Recent and takes none (RFC 9051 Appendix E), leaving them to rev1 clients.
+  selected.recent = new RecentMessages(session.imap4rev2 ? 'none' : readOnly ? 'observe' : 'claim');
+  await selected.recent.learn(mail, mailbox.id, mailbox.recentUid, selected.view.highestUid);
   const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
   // RFC 4314 §5.1.1: PERMANENTFLAGS shows only the flags these rights let the user change.
   const permanent = readOnly ? [] : permittedFlags(rights, [...flags, '\\*']);
@@ -64,9 +74,14 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
     }),
   );
   session.send(messageCountResponse(uids.length, 'EXISTS'));
-  session.send(messageCountResponse(0, 'RECENT'));
-  if (firstUnseen !== undefined) {
-    session.send(untaggedStatus('OK', 'First unseen', { name: 'UNSEEN', args: [firstUnseen] }));
+  if (session.imap4rev2) {
+    // RFC 9051 §6.3.2: a LIST response for the mailbox instead of the RECENT and UNSEEN of RFC 3501.
+    session.send(await selectedListResponse(session, command.mailbox, target, mailbox));
+  } else {
+    session.send(messageCountResponse(selected.recent.count(selected.view), 'RECENT'));
+    if (firstUnseen !== undefined) {
+      session.send(untaggedStatus('OK', 'First unseen', { name: 'UNSEEN', args: [firstUnseen] }));
+    }
   }
   session.send(untaggedStatus('OK', 'UIDs valid', { name: 'UIDVALIDITY', args: [status.uidValidity] }));
   session.send(untaggedStatus('OK', 'Predicted next UID', { name: 'UIDNEXT', args: [status.uidNext] }));
@@ -76,6 +91,29 @@ export async function runSelect(session: ImapSession, command: CommandOf<'SELECT
     await resynchronize(session, selected, command.qresync);
   }
   return ok(`${command.name} completed`, { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' });
+}
+
+/**
+ * RFC 9051 §6.3.2: the selected mailbox's LIST line, with accurate attributes (children, special use),
+ * and OLDNAME when the client named it in a form that is not the normalized one (NFC, RFC 9051 §5.1).
+ */
+async function selectedListResponse(
+  session: ImapSession,
+  wire: string,
+  target: MailboxTarget,
+  mailbox: Mailbox,
+): Promise<Buffer> {
+  const inferiors = `${target.sessionName}${HIERARCHY_SEPARATOR}`;
+  const visible = await visibleMailboxes(session, [`${inferiors}*`]);
+  const attributes = [visible.some((each) => each.name.startsWith(inferiors)) ? '\\HasChildren' : '\\HasNoChildren'];
+  if (mailbox.specialUse) attributes.push(mailbox.specialUse);
+  const name = mailboxNameToWire(target.sessionName, session.utf8);
+  return listResponse({
+    attributes,
+    delimiter: HIERARCHY_SEPARATOR,
+    name,
+    ...(wire !== wire.normalize('NFC') ? { oldName: wire } : {}),
+  });
 }
 
 /**
@@ -103,7 +141,7 @@ async function resynchronize(
     if (sequence === undefined) continue;
     const attributes: FetchAttribute[] = [
       { kind: 'UID', uid: state.uid },
-      { kind: 'FLAGS', flags: state.flags },
+      { kind: 'FLAGS', flags: selected.recent.flagsOf(state.uid, state.flags) },
       { kind: 'MODSEQ', modSeq: state.modseq },
     ];
     session.send(fetchResponse(sequence, attributes));

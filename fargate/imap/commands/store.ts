@@ -6,6 +6,7 @@ import { permittedFlags } from '../../../shared/acl/index.ts';
 import { updateFlags } from '../../../shared/mailbox/messages.ts';
 import { bad, type CommandOf, type Completion, no, ok } from '../completion.ts';
 import { type FetchAttribute, fetchResponse, formatSequenceSet, token } from '../protocol/response-writer.ts';
+import { withoutRecent } from '../recent-messages.ts';
 import type { ImapSession } from '../session.ts';
 
 const MODE = { replace: 'set', add: 'add', remove: 'remove' } as const;
@@ -22,11 +23,11 @@ export async function runStore(session: ImapSession, command: CommandOf<'STORE'>
   }
   // RFC 4314 §4: `s` for \Seen, `t` for \Deleted, `w` for the others; a STORE still changes the flags it
   // may, and fails only when it may change none. Replacing all flags touches every kind, so needs all three.
-  const flags = permittedFlags(selected.rights, command.flags);
+  // RFC 3501 §2.3.2: \Recent cannot be altered by the client; it is left out, not refused.
+  const requested = withoutRecent(command.flags);
+  const flags = permittedFlags(selected.rights, requested);
   const refused =
-    command.operation === 'replace'
-      ? !hasAllFlagRights(selected.rights)
-      : flags.length === 0 && command.flags.length > 0;
+    command.operation === 'replace' ? !hasAllFlagRights(selected.rights) : flags.length === 0 && requested.length > 0;
   if (refused) return no('Permission denied to change these flags', { name: 'NOPERM' });
   if (command.unchangedSince !== undefined) session.enabled.add('CONDSTORE');
   const uids = selected.view.resolve(command.sequenceSet, command.uid, session.savedSearch);
@@ -43,7 +44,7 @@ export async function runStore(session: ImapSession, command: CommandOf<'STORE'>
     // RFC 7162 §3.1: once CONDSTORE is on, FETCH responses caused by STORE carry UID and MODSEQ.
     if (command.uid || session.condstore) attributes.push({ kind: 'UID', uid });
     // RFC 7162 §3.1.3: with UNCHANGEDSINCE the new MODSEQ is reported even for .SILENT.
-    if (!command.silent) attributes.push({ kind: 'FLAGS', flags });
+    if (!command.silent) attributes.push({ kind: 'FLAGS', flags: selected.recent.flagsOf(uid, flags) });
     if (session.condstore) attributes.push({ kind: 'MODSEQ', modSeq: modseq });
     if (attributes.some((attribute) => attribute.kind !== 'UID')) session.send(fetchResponse(sequence, attributes));
   };

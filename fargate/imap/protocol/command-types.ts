@@ -59,10 +59,14 @@ export type SearchKey =
         | 'UNDELETED'
         | 'UNDRAFT'
         | 'UNFLAGGED'
-        | 'UNSEEN';
+        | 'UNSEEN'
+        /** RFC 8514: every message, when the mailbox keeps save dates. */
+        | 'SAVEDATESUPPORTED';
     }
   | { key: 'BCC' | 'BODY' | 'CC' | 'FROM' | 'SUBJECT' | 'TEXT' | 'TO'; value: string }
   | { key: 'BEFORE' | 'ON' | 'SINCE' | 'SENTBEFORE' | 'SENTON' | 'SENTSINCE'; date: ImapDate }
+  /** RFC 8514: by the date the message was saved in the mailbox. */
+  | { key: 'SAVEDBEFORE' | 'SAVEDON' | 'SAVEDSINCE'; date: ImapDate }
   | { key: 'KEYWORD' | 'UNKEYWORD'; flag: Flag }
   | { key: 'HEADER'; field: string; value: string }
   | { key: 'LARGER' | 'SMALLER'; size: number }
@@ -123,7 +127,9 @@ export type SimpleFetchItem =
   | 'BODYSTRUCTURE'
   | 'UID'
   /** RFC 7162 §3.1.4.1. */
-  | 'MODSEQ';
+  | 'MODSEQ'
+  /** RFC 8514 §3. */
+  | 'SAVEDATE';
 
 export type FetchItem =
   | { kind: SimpleFetchItem }

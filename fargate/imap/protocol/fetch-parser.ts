@@ -1,6 +1,6 @@
 /**
  * The FETCH attribute grammar (RFC 9051 §6.4.5 and §9 fetch-att, section, partial), RFC 3516 BINARY,
- * RFC 7162 MODSEQ and the CHANGEDSINCE/VANISHED modifiers.
+ * RFC 7162 MODSEQ and the CHANGEDSINCE/VANISHED modifiers, RFC 8514 SAVEDATE.
  *
  * SECURITY: untrusted input; lists go through the cursor's nesting limit, part numbers are 32-bit.
  */
@@ -25,6 +25,7 @@ const SIMPLE_ITEMS = new Set<string>([
   'BODYSTRUCTURE',
   'UID',
   'MODSEQ',
+  'SAVEDATE',
 ] satisfies SimpleFetchItem[]);
 
 const OPEN_BRACKET = 0x5b;

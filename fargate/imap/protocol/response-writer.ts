@@ -320,6 +320,8 @@ export type FetchAttribute =
   | { kind: 'UID'; uid: number }
   | { kind: 'FLAGS'; flags: readonly string[] }
   | { kind: 'INTERNALDATE'; time: number; zoneMinutes?: number }
+  /** RFC 8514: when the message was saved in the mailbox; null when the mailbox keeps no save dates. */
+  | { kind: 'SAVEDATE'; time: number | null }
   | { kind: 'RFC822.SIZE'; size: number }
   | { kind: 'MODSEQ'; modSeq: number }
   | { kind: 'ENVELOPE'; envelope: Envelope }
@@ -339,6 +341,8 @@ function fetchAttributeValues(attribute: FetchAttribute): [ImapValue, ImapValue]
       return [token('FLAGS'), attribute.flags.map(token)];
     case 'INTERNALDATE':
       return [token('INTERNALDATE'), formatDateTime(attribute.time, attribute.zoneMinutes)];
+    case 'SAVEDATE':
+      return [token('SAVEDATE'), attribute.time === null ? null : formatDateTime(attribute.time)];
     case 'RFC822.SIZE':
       return [token('RFC822.SIZE'), attribute.size];
     case 'MODSEQ':

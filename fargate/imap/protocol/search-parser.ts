@@ -1,7 +1,7 @@
 /**
  * The SEARCH criteria grammar (RFC 9051 §6.4.4 and §9 search-key, with the IMAP4rev1 keys of RFC 3501
  * §6.4.4 that IMAP4rev2 dropped), RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER, RFC 5182 `$`, and the RFC
- * 4731 ESEARCH return options. Used by SEARCH, SORT and THREAD (command-parser.ts).
+ * 4731 ESEARCH return options, RFC 8514 SAVEDATE keys. Used by SEARCH, SORT and THREAD (command-parser.ts).
  *
  * SECURITY: untrusted input; parenthesised lists and NOT/OR operands count against the nesting limit
  * before recursing, and strings are decoded with the declared charset strictly.
@@ -67,13 +67,24 @@ const FLAG_KEYS = new Set([
   'UNDRAFT',
   'UNFLAGGED',
   'UNSEEN',
+  'SAVEDATESUPPORTED',
 ] as const);
 type FlagKey = typeof FLAG_KEYS extends Set<infer K> ? K : never;
 
 const STRING_KEYS = new Set(['BCC', 'BODY', 'CC', 'FROM', 'SUBJECT', 'TEXT', 'TO'] as const);
 type StringKey = typeof STRING_KEYS extends Set<infer K> ? K : never;
 
-const DATE_KEYS = new Set(['BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE'] as const);
+const DATE_KEYS = new Set([
+  'BEFORE',
+  'ON',
+  'SINCE',
+  'SENTBEFORE',
+  'SENTON',
+  'SENTSINCE',
+  'SAVEDBEFORE',
+  'SAVEDON',
+  'SAVEDSINCE',
+] as const);
 type DateKey = typeof DATE_KEYS extends Set<infer K> ? K : never;
 
 function isOneOf<K extends string>(set: Set<K>, word: string): word is K {

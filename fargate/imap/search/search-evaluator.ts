@@ -1,6 +1,6 @@
 /**
  * Evaluates SEARCH criteria (RFC 9051 §6.4.4, the IMAP4rev1 keys of RFC 3501 §6.4.4, RFC 7162 MODSEQ,
- * RFC 5032 OLDER/YOUNGER) against messages of the selected mailbox.
+ * RFC 5032 OLDER/YOUNGER, RFC 8514 SAVED*) against messages of the selected mailbox.
  *
  * Cheap keys (flags, sizes, dates, UIDs, sequence numbers, MODSEQ) use the message state the index
  * keeps; address and subject keys use the index's decoded search fields; HEADER and BODY/TEXT read the
@@ -22,6 +22,8 @@ export interface SearchCandidate {
   modseq: number;
   /** Internal date, ms since the epoch. */
   internalDate: number;
+  /** When the message was saved in the mailbox (RFC 8514), ms since the epoch. */
+  savedAt: number;
   size: number;
   recent: boolean;
 }
@@ -164,6 +166,8 @@ function utcDay(time: number): number {
   return Math.floor(time / 86_400_000);
 }
 
+const SAVED_COMPARISON = { SAVEDBEFORE: 'BEFORE', SAVEDON: 'ON', SAVEDSINCE: 'SINCE' } as const;
+
 function compareDay(day: number, key: 'BEFORE' | 'ON' | 'SINCE', date: ImapDate): boolean {
   const target = dayNumber(date);
   if (key === 'BEFORE') return day < target;
@@ -214,6 +218,12 @@ export function matches(
     case 'ON':
     case 'SINCE':
       return compareDay(utcDay(candidate.internalDate), key.key, key.date);
+    case 'SAVEDBEFORE':
+    case 'SAVEDON':
+    case 'SAVEDSINCE':
+      return compareDay(utcDay(candidate.savedAt), SAVED_COMPARISON[key.key], key.date);
+    case 'SAVEDATESUPPORTED':
+      return true;
     case 'OLDER':
       return candidate.internalDate <= scope.now - key.seconds * 1000;
     case 'YOUNGER':

@@ -1,6 +1,6 @@
 /**
- * End to end with imapflow (the Node IMAP client) against the running IMAP listeners: login over
- * STARTTLS and implicit TLS, mailbox management, APPEND, FETCH of every item, SEARCH, STORE, COPY, MOVE,
+ * End to end with imapflow (the Node IMAP client) against the running IMAP listeners, in IMAP4rev2
+ * sessions (imapflow ENABLEs it): login over STARTTLS and implicit TLS, mailbox management, APPEND, FETCH of every item, SEARCH, STORE, COPY, MOVE,
  * EXPUNGE, IDLE with changes from a second session, and CONDSTORE/QRESYNC resynchronisation.
  */
 import assert from 'node:assert/strict';
@@ -81,6 +81,9 @@ describe('IMAP with imapflow', () => {
     assert.equal(overStartTls.secureConnection, true);
     assert.ok(overStartTls.capabilities.has('IDLE'));
     assert.ok(overStartTls.capabilities.has('CONDSTORE'));
+    // Both revisions are offered; imapflow turns IMAP4rev2 on, so the other tests run in rev2 sessions.
+    assert.ok(overStartTls.capabilities.has('IMAP4rev1') && overStartTls.capabilities.has('IMAP4rev2'));
+    assert.ok(overStartTls.enabled.has('IMAP4REV2'));
     const implicit = await client({ port: server.tlsPort, secure: true, doSTARTTLS: undefined });
     assert.equal(implicit.secureConnection, true);
     await assert.rejects(client({ auth: { user: USERS.alice.user, pass: 'wrong' } }), (error: Error) => {
@@ -141,6 +144,7 @@ describe('IMAP with imapflow', () => {
       );
       assert.ok(message);
       assert.equal(message.uid, 1);
+      // imapflow enables IMAP4rev2: no \Recent, though this session was the first to select.
       assert.deepEqual([...(message.flags ?? [])], ['$Important']);
       assert.equal(message.size, Buffer.byteLength(MULTIPART));
       assert.equal(message.source?.toString(), MULTIPART);

@@ -1,6 +1,7 @@
 /**
  * End to end with Python's imaplib (Debian python3) over STARTTLS: mailbox management, APPEND, FETCH,
- * SEARCH, SORT, THREAD, STORE, COPY, MOVE, EXPUNGE. The session script is imaplib_session.py.
+ * \Recent, SEARCH, SORT, THREAD, STORE, COPY, MOVE, EXPUNGE, and an IMAP4rev2 session. The session script
+ * is imaplib_session.py.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -55,7 +56,8 @@ describe('IMAP with Python imaplib', () => {
     assert.ok(result.select!.includes('4'));
     const items = result.fetch_items!.join('');
     assert.match(items, /UID 1 /);
-    assert.match(items, /FLAGS \(\\Flagged\)/);
+    // The session selected the mailbox first: its messages are \Recent to it.
+    assert.match(items, /FLAGS \(\\Flagged \\Recent\)/);
     assert.match(items, /INTERNALDATE " 2-Mar-2026 \d\d:00:00 \+0000"/);
     assert.match(
       items,
@@ -69,6 +71,17 @@ describe('IMAP with Python imaplib', () => {
     assert.match(result.fetch_text!.join(''), /RFC822.TEXT \{8\}agreed/);
     assert.match(result.flags_after_text!.join(''), /\\Seen/);
     assert.match(result.fetch_partial!.join(''), /BODY\[TEXT\]<0> \{3\}str/);
+  });
+
+  it('shows \\Recent to the first session that selects, and to no other', () => {
+    assert.match(result.status_recent!.join(''), /MESSAGES 4 RECENT 4/);
+    assert.deepEqual(result.recent, ['4']);
+    assert.deepEqual(result.search_recent, ['1 2 3 4']);
+    // 2 was read by RFC822.TEXT before this search: not new any more.
+    assert.deepEqual(result.search_new, ['1 3 4']);
+    assert.deepEqual(result.second_recent, ['0']);
+    assert.match(result.second_flags!.join(''), /FLAGS \(\\Flagged\)/);
+    assert.deepEqual(result.second_search_recent, ['']);
   });
 
   it('searches', () => {
@@ -90,10 +103,18 @@ describe('IMAP with Python imaplib', () => {
   });
 
   it('stores, copies, moves and expunges', () => {
-    assert.match(result.store!.join(''), /3 \(FLAGS \(\\Deleted\)\)/);
+    assert.match(result.store!.join(''), /3 \(FLAGS \(\\Deleted \\Recent\)\)/);
     assert.match(result.copyuid!.join(' '), /\d+ 1 1/);
     assert.equal(result.move![0], 'OK');
     assert.deepEqual(result.search_after, ['1 2']);
     assert.match(result.status_archive!.join(''), /MESSAGES 1 UIDNEXT 2 UNSEEN 1/);
+  });
+
+  it('gives an IMAP4rev2 session a LIST line instead of RECENT, and ESEARCH for SEARCH', () => {
+    assert.deepEqual(result.rev2_enabled, ['IMAP4rev2']);
+    assert.ok(!result.rev2_select!.includes('RECENT'), result.rev2_select!.join());
+    assert.deepEqual(result.rev2_select_list, ['(\\HasNoChildren) "/" "Python"']);
+    assert.deepEqual(result.rev2_esearch!.length, 1);
+    assert.match(result.rev2_esearch![0]!, /^\(TAG "\w+"\) ALL 1:2$/);
   });
 });

@@ -27,6 +27,7 @@ describe('FETCH attributes (RFC 9051 §6.4.5)', () => {
       'BODYSTRUCTURE',
       'UID',
       'MODSEQ',
+      'SAVEDATE',
     ]) {
       assert.deepEqual(items(name.toLowerCase()), [{ kind: name }]);
     }

@@ -347,6 +347,8 @@ describe('FETCH responses', () => {
       { kind: 'FLAGS', flags: ['\\Seen'] },
       { kind: 'INTERNALDATE', time: Date.UTC(1996, 6, 17, 9, 44, 25), zoneMinutes: -420 },
       { kind: 'RFC822.SIZE', size: 4286 },
+      { kind: 'SAVEDATE', time: Date.UTC(2024, 1, 29, 23, 5, 0) },
+      { kind: 'SAVEDATE', time: null },
       { kind: 'MODSEQ', modSeq: 624140003 },
       { kind: 'BODY[]', section: { part: [1], text: 'MIME' }, data: Buffer.from('A: b\r\n\r\n') },
       { kind: 'BODY[]', section: { part: [] }, origin: 0, data: Buffer.from('ab') },
@@ -359,7 +361,7 @@ describe('FETCH responses', () => {
     assert.equal(
       text(response),
       '* 12 FETCH (UID 4827313 FLAGS (\\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ' +
-        'MODSEQ (624140003) BODY[1.MIME] {8}\r\nA: b\r\n\r\n BODY[]<0> {2}\r\nab BODY[9] NIL ' +
+        'SAVEDATE "29-Feb-2024 23:05:00 +0000" SAVEDATE NIL MODSEQ (624140003) BODY[1.MIME] {8}\r\nA: b\r\n\r\n BODY[]<0> {2}\r\nab BODY[9] NIL ' +
         'BINARY[2] ~{2}\r\na\0 BINARY[3] {2}\r\nok BINARY.SIZE[2] 2 RFC822.HEADER {1}\r\nx)\r\n',
     );
   });

@@ -31,6 +31,7 @@ describe('SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4)', () => {
       'UNDRAFT',
       'UNFLAGGED',
       'UNSEEN',
+      'SAVEDATESUPPORTED',
     ]) {
       assert.deepEqual(key(name.toLowerCase()), { key: name });
     }
@@ -46,7 +47,17 @@ describe('SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4)', () => {
   });
 
   test('date keys take a date, quoted or not, with a real calendar day', () => {
-    for (const name of ['BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE']) {
+    for (const name of [
+      'BEFORE',
+      'ON',
+      'SINCE',
+      'SENTBEFORE',
+      'SENTON',
+      'SENTSINCE',
+      'SAVEDBEFORE',
+      'SAVEDON',
+      'SAVEDSINCE',
+    ]) {
       assert.deepEqual(key(`${name} 1-Feb-1994`), { key: name, date: { year: 1994, month: 2, day: 1 } });
       assert.deepEqual(key(`${name} "29-feb-2024"`), { key: name, date: { year: 2024, month: 2, day: 29 } });
     }
