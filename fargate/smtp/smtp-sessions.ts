@@ -18,7 +18,7 @@
  * that could end a line. The client address is the socket's, or the PROXY header's when the listener is
  * configured for it (only the NLB can reach such a listener).
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { SMTPServer, SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { InvalidAddressError, parseAddress } from '../../shared/address/address.ts';
@@ -240,7 +240,8 @@ export class SmtpSessions {
       return replies.noValidRecipients();
     }
     const receivedAt = new Date();
-    const id = randomBytes(12).toString('hex');
+    // randomUUID draws from a pool; randomBytes asks OpenSSL each time, which costs more per message.
+    const id = randomUUID().replaceAll('-', '');
     const returnPath = returnPathHeader(mailFrom);
     const received = receivedHeader({
       helo: session.hostNameAppearsAs || '',

@@ -12,7 +12,7 @@
  * and the temporary directory `@tmp` can be neither a key's file nor its directory.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -48,7 +48,7 @@ export class FileBlobStore implements BlobStore {
 
   async put(key: string, body: Buffer | Readable): Promise<{ size: number }> {
     const path = this.pathOf(key);
-    const temp = join(this.root, TEMP_DIR, randomBytes(12).toString('hex'));
+    const temp = join(this.root, TEMP_DIR, randomUUID());
     try {
       const handle = await open(temp, 'wx', 0o600);
       let size = 0;

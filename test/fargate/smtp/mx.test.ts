@@ -98,14 +98,14 @@ describe('MX listener', () => {
   it('delivers to an account, readable byte for byte behind Return-Path: and Received:', async () => {
     const raw = message('byte for byte', 'Line one.\r\n..leading dot kept\r\nÄ 8-bit byte\r\n');
     const info = await send('alice@example.com', raw);
-    assert.match(info.response, /^250 2\.0\.0 Ok: delivered as [0-9a-f]{24}$/);
+    assert.match(info.response, /^250 2\.0\.0 Ok: delivered as [0-9a-f]{32}$/);
     const [stored] = await messagesIn(system, 'alice@example.com');
     assert.ok(stored);
     const text = stored.toString('utf8');
     assert.ok(text.startsWith('Return-Path: <sender@remote.example>\r\nReceived: from '), text.slice(0, 80));
     assert.match(
       text,
-      /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.example with ESMTPS id [0-9a-f]{24}\r\n/m,
+      /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test\.example with ESMTPS id [0-9a-f]{32}\r\n/m,
     );
     assert.match(text, /\tfor <alice@example\.com>; \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
     // Everything after our two trace headers is exactly what the client sent.
