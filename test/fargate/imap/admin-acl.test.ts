@@ -23,10 +23,7 @@ describe('IMAP ACL', () => {
   let boss: RawImapClient;
 
   async function login(credentials: { user: string; pass: string }): Promise<RawImapClient> {
-    const client = await RawImapClient.connect(server.port);
-    await client.readLine();
-    await client.login(credentials.user, credentials.pass);
-    return client;
+    return RawImapClient.loggedIn(server.port, credentials);
   }
 
   async function ok(client: RawImapClient, command: string) {

@@ -20,10 +20,8 @@ describe('IMAP extensions', () => {
   const clients: RawImapClient[] = [];
 
   async function login(user: keyof typeof USERS = 'alice'): Promise<RawImapClient> {
-    const client = await RawImapClient.connect(server.port);
+    const client = await RawImapClient.loggedIn(server.port, USERS[user]);
     clients.push(client);
-    await client.readLine();
-    await client.login(USERS[user].user, USERS[user].pass);
     return client;
   }
 

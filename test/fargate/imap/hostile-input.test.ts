@@ -28,18 +28,6 @@ describe('IMAP under hostile input', () => {
     client.close();
   }
 
-  async function closedWithin(client: RawImapClient, ms: number): Promise<string[]> {
-    const seen: string[] = [];
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const line = await client.readLine(deadline - Date.now());
-      if (line === undefined) break;
-      seen.push(line);
-    }
-    assert.ok(client.isClosed, `connection still open after ${JSON.stringify(seen)}`);
-    return seen;
-  }
-
   before(async () => {
     server = await startImapTestServer({ MARMOT_IMAP_MAX_CONNECTIONS_PER_IP: '20' });
   });
@@ -62,7 +50,7 @@ describe('IMAP under hostile input', () => {
   it('closes on a non-synchronizing literal beyond LITERAL- before login', async () => {
     const client = await connect();
     client.write(`a1 LOGIN {5000+}\r\n${'x'.repeat(100)}`);
-    const lines = await closedWithin(client, 3_000);
+    const lines = await client.linesUntilClosed(3_000);
     assert.ok(
       lines.some((line) => line.startsWith('* BYE')),
       JSON.stringify(lines),
@@ -72,7 +60,7 @@ describe('IMAP under hostile input', () => {
   it('closes on an endless line', async () => {
     const client = await connect();
     client.write(`a1 LOGIN ${'A'.repeat(200_000)}`);
-    const lines = await closedWithin(client, 3_000);
+    const lines = await client.linesUntilClosed(3_000);
     assert.ok(
       lines.some((line) => /BYE|BAD/.test(line)),
       JSON.stringify(lines),
@@ -96,7 +84,7 @@ describe('IMAP under hostile input', () => {
     client.write('\x00\x01\x02 garbage\r\n');
     assert.match((await client.readLine()) ?? '', /BAD/);
     for (let i = 0; i < 12; i++) client.write(`x${i} ${'%'.repeat(i + 1)}\r\n`);
-    const lines = await closedWithin(client, 3_000);
+    const lines = await client.linesUntilClosed(3_000);
     assert.ok(
       lines.some((line) => line.startsWith('* BYE')),
       JSON.stringify(lines),
@@ -131,7 +119,7 @@ describe('IMAP under hostile input', () => {
       assert.match(result.line, /NO \[AUTHENTICATIONFAILED\]/);
     }
     client.write('a9 LOGIN "bob@example.test" "guess3"\r\n');
-    const lines = await closedWithin(client, 3_000);
+    const lines = await client.linesUntilClosed(3_000);
     assert.ok(
       lines.some((line) => line.startsWith('* BYE')),
       JSON.stringify(lines),

@@ -44,10 +44,8 @@ describe('IMAP4rev2', () => {
   const flows: ImapFlow[] = [];
 
   async function login(): Promise<RawImapClient> {
-    const client = await RawImapClient.connect(server.port);
+    const client = await RawImapClient.loggedIn(server.port, USERS.alice);
     clients.push(client);
-    await client.readLine();
-    await client.login(USERS.alice.user, USERS.alice.pass);
     return client;
   }
 

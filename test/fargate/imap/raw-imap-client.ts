@@ -39,6 +39,14 @@ export class RawImapClient {
     return new RawImapClient(socket);
   }
 
+  /** A plaintext connection past the greeting, logged in with LOGIN. */
+  static async loggedIn(port: number, credentials: { user: string; pass: string }): Promise<RawImapClient> {
+    const client = await RawImapClient.connect(port);
+    await client.readLine();
+    await client.login(credentials.user, credentials.pass);
+    return client;
+  }
+
   /** The TLS socket once TLS is on (implicit or after STARTTLS): channel-binding data comes from it. */
   get tlsSocket(): TLSSocket {
     return this.socket as TLSSocket;
@@ -120,6 +128,19 @@ export class RawImapClient {
       });
     }
     return this.lines.shift();
+  }
+
+  /** Every line until the server closes the connection; throws if it is still open after `ms`. */
+  async linesUntilClosed(ms: number): Promise<string[]> {
+    const seen: string[] = [];
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const line = await this.readLine(deadline - Date.now());
+      if (line === undefined) break;
+      seen.push(line);
+    }
+    if (!this.closed) throw new Error(`connection still open after ${JSON.stringify(seen)}`);
+    return seen;
   }
 
   write(data: string | Buffer): void {

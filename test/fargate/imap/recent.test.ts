@@ -36,10 +36,8 @@ describe('IMAP \\Recent', () => {
   const clients: RawImapClient[] = [];
 
   async function login(): Promise<RawImapClient> {
-    const client = await RawImapClient.connect(server.port);
+    const client = await RawImapClient.loggedIn(server.port, USERS.alice);
     clients.push(client);
-    await client.readLine();
-    await client.login(USERS.alice.user, USERS.alice.pass);
     return client;
   }
 

@@ -17,19 +17,6 @@ const TLS_HANDSHAKE_MS = 300;
 /** Room for a loaded machine: a timeout must have struck by then. */
 const SLACK_MS = 4_000;
 
-/** Reads lines until the server closes the connection; fails if it is still open after `ms`. */
-async function linesUntilClosed(client: RawImapClient, ms: number): Promise<string[]> {
-  const seen: string[] = [];
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const line = await client.readLine(deadline - Date.now());
-    if (line === undefined) break;
-    seen.push(line);
-  }
-  assert.ok(client.isClosed, `connection still open after ${JSON.stringify(seen)}`);
-  return seen;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('IMAP session timeouts', () => {
@@ -59,7 +46,7 @@ describe('IMAP session timeouts', () => {
   it('says BYE to a silent client that never logs in, and closes', async () => {
     const started = Date.now();
     const client = await connectClient();
-    const lines = await linesUntilClosed(client, UNAUTHENTICATED_MS + SLACK_MS);
+    const lines = await client.linesUntilClosed(UNAUTHENTICATED_MS + SLACK_MS);
     assert.ok(Date.now() - started >= UNAUTHENTICATED_MS - 50);
     assert.deepEqual(lines, [`* BYE Autologout; idle for ${UNAUTHENTICATED_MS} ms without logging in`]);
   });
@@ -68,7 +55,7 @@ describe('IMAP session timeouts', () => {
     const client = await connectClient();
     assert.equal((await client.command('STARTTLS')).status, 'OK');
     await client.startTls(server.certificate);
-    const lines = await linesUntilClosed(client, UNAUTHENTICATED_MS + SLACK_MS);
+    const lines = await client.linesUntilClosed(UNAUTHENTICATED_MS + SLACK_MS);
     assert.deepEqual(lines, [`* BYE Autologout; idle for ${UNAUTHENTICATED_MS} ms without logging in`]);
   });
 
@@ -78,7 +65,7 @@ describe('IMAP session timeouts', () => {
     await sleep(UNAUTHENTICATED_MS * 2);
     assert.equal((await client.command('SELECT INBOX')).status, 'OK', 'closed on the pre-login timeout');
     const silentSince = Date.now();
-    const lines = await linesUntilClosed(client, AUTHENTICATED_MS + SLACK_MS);
+    const lines = await client.linesUntilClosed(AUTHENTICATED_MS + SLACK_MS);
     assert.ok(Date.now() - silentSince >= AUTHENTICATED_MS - 50);
     assert.deepEqual(lines, [`* BYE Autologout; idle for ${AUTHENTICATED_MS} ms`]);
   });
@@ -90,7 +77,7 @@ describe('IMAP session timeouts', () => {
     client.write('i1 IDLE\r\n');
     assert.equal(await client.readLine(), '+ idling');
     const idleSince = Date.now();
-    const lines = await linesUntilClosed(client, IDLE_COMMAND_MS + SLACK_MS);
+    const lines = await client.linesUntilClosed(IDLE_COMMAND_MS + SLACK_MS);
     assert.ok(Date.now() - idleSince >= IDLE_COMMAND_MS - 50, 'IDLE ended on the authenticated timeout');
     assert.deepEqual(lines, [`* BYE Autologout; idle for ${IDLE_COMMAND_MS} ms in IDLE (re-issue IDLE sooner)`]);
   });
@@ -114,10 +101,8 @@ describe('IMAP transport timeouts', () => {
 
   it('drops a client that stops reading a large FETCH after the write-stall timeout', async () => {
     // Two 16 MB messages: far more than the socket buffers on both sides hold.
-    const setup = await RawImapClient.connect(server.port);
+    const setup = await RawImapClient.loggedIn(server.port, USERS.bob);
     clients.push(setup);
-    await setup.readLine();
-    await setup.login(USERS.bob.user, USERS.bob.pass);
     const body = Buffer.alloc(16 * 1024 * 1024, 'x\r\n');
     const message = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), body]);
     setup.write(`a1 APPEND INBOX {${message.length}}\r\n`);
@@ -180,7 +165,7 @@ describe('IMAP transport timeouts', () => {
     clients.push(client);
     await client.readLine();
     assert.equal((await client.command('STARTTLS')).status, 'OK');
-    const lines = await linesUntilClosed(client, TLS_HANDSHAKE_MS + SLACK_MS);
+    const lines = await client.linesUntilClosed(TLS_HANDSHAKE_MS + SLACK_MS);
     assert.deepEqual(lines, []);
   });
 });
