@@ -131,6 +131,7 @@ for (const adapters of adapterSets) {
           [{ offset: 0, length: 10 }, '0123456789'],
           [{ offset: 9, length: 1 }, '9'],
           [{ offset: 7, length: 100 }, '789'],
+          [{ offset: 2, length: 1_000_000 }, '23456789'],
           [{ offset: 4, length: 0 }, ''],
           [{ offset: 10 }, ''],
           [{ offset: 10, length: 5 }, ''],
