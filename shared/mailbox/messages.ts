@@ -266,7 +266,7 @@ async function insertMessages(
     // A lost claim or a failed write: nothing is visible yet; give everything back, details included.
     await Promise.allSettled([
       abandon(),
-      ...uids.map((uid) => store.metadata.delete(mailboxPk(mailbox.id), detailSk(uid))),
+      mapBounded(uids, (uid) => store.metadata.delete(mailboxPk(mailbox.id), detailSk(uid))),
     ]);
     if (failed) throw failed.reason;
     return undefined;
