@@ -20,11 +20,11 @@ import { ImapFlow } from 'imapflow';
 import { serverEndPoint } from '../../shared/sasl/channel-binding.ts';
 import { RawImapClient } from '../fargate/imap/raw-imap-client.ts';
 import { messagesIn } from '../fargate/smtp/mailbox-contents.ts';
+import { AUTH_PASSWORD, seedAuthAccounts } from '../support/auth-accounts.ts';
 import { startTestMailSystem, type TestMailSystem, testCertificate } from '../support/mail-system.ts';
 import { commandExists, cyrusClientInstalled, runClient } from '../support/real-clients.ts';
 import { scramClientFinal, scramClientFirst } from '../support/scram-client.ts';
 
-const PASSWORD = 'correct horse battery';
 const IMTEST = '/usr/lib/cyrus/bin/imtest';
 const CLIENT_TIMEOUT_MS = 15_000;
 const hasImtest = cyrusClientInstalled(IMTEST);
@@ -41,18 +41,7 @@ const capabilitiesIn = (line: string) => /\[CAPABILITY ([^\]]*)\]/.exec(line)?.[
 
 const openClients = new Set<RawImapClient>();
 
-async function seed(system: TestMailSystem): Promise<void> {
-  const { directory } = system;
-  await directory.addDomain('example.com');
-  await directory.addDomain('strict.example', { legacySaslMechanisms: false });
-  for (const name of ['alice', 'cyrus', 'curl', 'python', 'flow', 'raw']) {
-    await directory.addAccount(`${name}@example.com`, { password: PASSWORD });
-  }
-  await directory.addAccount('boss@example.com', { password: PASSWORD, admin: true });
-  await directory.addAccount('sam@strict.example', { password: PASSWORD });
-  // The listeners read which domains allow the legacy mechanisms every 30 s; now, for this test.
-  await system.sasl.refresh();
-}
+const CLIENT_ACCOUNTS = ['alice', 'cyrus', 'curl', 'python', 'flow', 'raw'];
 
 describe('IMAP authentication, end to end', () => {
   let system: TestMailSystem;
@@ -76,7 +65,7 @@ describe('IMAP authentication, end to end', () => {
     imap = system.ports.imap!;
     imaps = system.ports.imaps!;
     ca = await readFile((await testCertificate()).certFile, 'utf8');
-    await seed(system);
+    await seedAuthAccounts(system, CLIENT_ACCOUNTS);
   });
   after(() => system?.stop());
   afterEach(() => {
@@ -98,8 +87,8 @@ describe('IMAP authentication, end to end', () => {
         'AUTH=NTLM',
       ]);
       assert.ok(greeting.includes('LOGINDISABLED') && greeting.includes('STARTTLS'));
-      assert.match((await client.command(`LOGIN "raw@example.com" "${PASSWORD}"`)).line, /NO \[PRIVACYREQUIRED\]/);
-      const plain = b64(`\0raw@example.com\0${PASSWORD}`);
+      assert.match((await client.command(`LOGIN "raw@example.com" "${AUTH_PASSWORD}"`)).line, /NO \[PRIVACYREQUIRED\]/);
+      const plain = b64(`\0raw@example.com\0${AUTH_PASSWORD}`);
       assert.match((await client.command(`AUTHENTICATE PLAIN ${plain}`)).line, /NO \[PRIVACYREQUIRED\]/);
       assert.equal((await client.command('STARTTLS')).status, 'OK');
       await client.startTls(ca);
@@ -129,7 +118,7 @@ describe('IMAP authentication, end to end', () => {
         client.write(`a1 AUTHENTICATE SCRAM-SHA-256-PLUS ${b64(first.message)}\r\n`);
         const serverFirst = (await client.readLine()) ?? '';
         assert.match(serverFirst, /^\+ /, type);
-        const final = scramClientFinal(first, fromBase64(serverFirst.slice(2)), PASSWORD, data);
+        const final = scramClientFinal(first, fromBase64(serverFirst.slice(2)), AUTH_PASSWORD, data);
         client.write(`${b64(final.message)}\r\n`);
         assert.equal(`+ ${b64(final.expectedServerFinal)}`, await client.readLine(), type);
         client.write('\r\n');
@@ -177,7 +166,7 @@ describe('IMAP authentication, end to end', () => {
     it('an admin acts as another user (PLAIN authzid) and works in that mailbox; others may not', async () => {
       const { client } = await raw({ tls: true, localAddress: from });
       const asAlice = await client.command(
-        `AUTHENTICATE PLAIN ${b64(`alice@example.com\0boss@example.com\0${PASSWORD}`)}`,
+        `AUTHENTICATE PLAIN ${b64(`alice@example.com\0boss@example.com\0${AUTH_PASSWORD}`)}`,
       );
       assert.equal(asAlice.status, 'OK', asAlice.line);
       client.write(`a9 APPEND INBOX {${MESSAGE.length}+}\r\n${MESSAGE}\r\n`);
@@ -186,7 +175,7 @@ describe('IMAP authentication, end to end', () => {
       assert.ok(inbox.some((message) => message.includes('Subject: appended as alice')));
       const other = (await raw({ tls: true, localAddress: from })).client;
       const denied = await other.command(
-        `AUTHENTICATE PLAIN ${b64(`alice@example.com\0raw@example.com\0${PASSWORD}`)}`,
+        `AUTHENTICATE PLAIN ${b64(`alice@example.com\0raw@example.com\0${AUTH_PASSWORD}`)}`,
       );
       assert.match(denied.line, /NO \[AUTHORIZATIONFAILED\]/);
     });
@@ -203,7 +192,7 @@ describe('IMAP authentication, end to end', () => {
   });
 
   describe('Cyrus SASL (imtest)', { skip: !hasImtest && 'cyrus-clients / libsasl2-modules not installed' }, () => {
-    const imtest = (mechanism: string, extra: string[] = [], password = PASSWORD, user = 'cyrus@example.com') =>
+    const imtest = (mechanism: string, extra: string[] = [], password = AUTH_PASSWORD, user = 'cyrus@example.com') =>
       runLocalClient(
         IMTEST,
         ['-m', mechanism, '-a', user, '-w', password, '-p', String(imap), ...extra, '127.0.0.1'],
@@ -227,7 +216,7 @@ describe('IMAP authentication, end to end', () => {
     });
 
     it('an admin may act as another user (-u); nobody else may', async () => {
-      const asAlice = await imtest('DIGEST-MD5', ['-u', 'alice@example.com'], PASSWORD, 'boss@example.com');
+      const asAlice = await imtest('DIGEST-MD5', ['-u', 'alice@example.com'], AUTH_PASSWORD, 'boss@example.com');
       assert.match(asAlice.output, /^Authenticated\./m, asAlice.output);
       const notAdmin = await imtest('SCRAM-SHA-256', ['-u', 'alice@example.com']);
       assert.match(notAdmin.output, /NO \[AUTHORIZATIONFAILED\]/, notAdmin.output);
@@ -246,7 +235,7 @@ describe('IMAP authentication, end to end', () => {
         options.from ?? '127.0.5.100',
         options.url ?? `imap://127.0.0.1:${imap}/`,
         '-u',
-        `curl@example.com:${options.password ?? PASSWORD}`,
+        `curl@example.com:${options.password ?? AUTH_PASSWORD}`,
         '--login-options',
         `AUTH=${mechanism}`,
         ...(options.extra ?? []),
@@ -299,7 +288,7 @@ describe('IMAP authentication, end to end', () => {
         String(imap),
         String(imaps),
         'python@example.com',
-        PASSWORD,
+        AUTH_PASSWORD,
       ]);
       const lines = result.output.trim().split('\n');
       assert.deepEqual(lines.slice(0, 2), ['OK', 'OK'], result.output);
@@ -319,7 +308,7 @@ describe('IMAP authentication, end to end', () => {
             auth: { user: 'flow@example.com', pass, loginMethod },
             logger: false,
           });
-        const client = connect(PASSWORD);
+        const client = connect(AUTH_PASSWORD);
         await client.connect();
         assert.ok(client.authenticated);
         await client.logout();
@@ -341,7 +330,7 @@ describe('IMAP authentication throttling, end to end', () => {
   before(async () => {
     system = await startTestMailSystem({ MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS: '3' });
     ca = await readFile((await testCertificate()).certFile, 'utf8');
-    await seed(system);
+    await seedAuthAccounts(system, CLIENT_ACCOUNTS);
   });
   after(() => system?.stop());
 
@@ -357,7 +346,7 @@ describe('IMAP authentication throttling, end to end', () => {
       }
     };
     for (let i = 0; i < 3; i++) assert.match(await login('127.0.0.6', 'wrong'), /NO \[AUTHENTICATIONFAILED\]/);
-    assert.match(await login('127.0.0.6', PASSWORD), /NO \[UNAVAILABLE\]/);
-    assert.match(await login('127.0.0.7', PASSWORD), /OK \[CAPABILITY/);
+    assert.match(await login('127.0.0.6', AUTH_PASSWORD), /NO \[UNAVAILABLE\]/);
+    assert.match(await login('127.0.0.7', AUTH_PASSWORD), /OK \[CAPABILITY/);
   });
 });

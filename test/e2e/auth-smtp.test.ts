@@ -21,11 +21,11 @@ import { createTransport } from 'nodemailer';
 import { serverEndPoint } from '../../shared/sasl/channel-binding.ts';
 import { messagesIn } from '../fargate/smtp/mailbox-contents.ts';
 import { RawSmtp, type Reply } from '../fargate/smtp/raw-smtp.ts';
+import { AUTH_PASSWORD, seedAuthAccounts } from '../support/auth-accounts.ts';
 import { startTestMailSystem, type TestMailSystem } from '../support/mail-system.ts';
 import { commandExists, cyrusClientInstalled, runClient, swaksMissing } from '../support/real-clients.ts';
 import { scramClientFinal, scramClientFirst } from '../support/scram-client.ts';
 
-const PASSWORD = 'correct horse battery';
 const SMTPTEST = '/usr/lib/cyrus/bin/smtptest';
 const CLIENT_TIMEOUT_MS = 15_000;
 const hasSmtptest = cyrusClientInstalled(SMTPTEST);
@@ -48,18 +48,7 @@ async function raw(port: number, options: { tls?: boolean; localAddress?: string
   return client;
 }
 
-async function seed(system: TestMailSystem): Promise<void> {
-  const { directory } = system;
-  await directory.addDomain('example.com');
-  await directory.addDomain('strict.example', { legacySaslMechanisms: false });
-  for (const name of ['alice', 'cyrus', 'swaks', 'curl', 'mailer', 'raw']) {
-    await directory.addAccount(`${name}@example.com`, { password: PASSWORD });
-  }
-  await directory.addAccount('boss@example.com', { password: PASSWORD, admin: true });
-  await directory.addAccount('sam@strict.example', { password: PASSWORD });
-  // The listeners read which domains allow the legacy mechanisms every 30 s; now, for this test.
-  await system.sasl.refresh();
-}
+const CLIENT_ACCOUNTS = ['alice', 'cyrus', 'swaks', 'curl', 'mailer', 'raw'];
 
 describe('SMTP submission authentication, end to end', () => {
   let system: TestMailSystem;
@@ -70,7 +59,7 @@ describe('SMTP submission authentication, end to end', () => {
     system = await startTestMailSystem({ MARMOT_HOSTNAME_ALIASES: ALIASES });
     submission = system.ports.submission!;
     submissionTls = system.ports['submission-tls']!;
-    await seed(system);
+    await seedAuthAccounts(system, CLIENT_ACCOUNTS);
   });
   after(() => system?.stop());
   afterEach(() => {
@@ -88,7 +77,10 @@ describe('SMTP submission authentication, end to end', () => {
         ehlo?.lines.includes('250-AUTH SCRAM-SHA-256 SCRAM-SHA-1 DIGEST-MD5 CRAM-MD5 NTLM'),
         ehlo?.lines.join('|'),
       );
-      assert.equal(status(await client.command(`AUTH PLAIN ${b64(`\0raw@example.com\0${PASSWORD}`)}`)), '538 5.7.11');
+      assert.equal(
+        status(await client.command(`AUTH PLAIN ${b64(`\0raw@example.com\0${AUTH_PASSWORD}`)}`)),
+        '538 5.7.11',
+      );
       assert.equal(status(await client.command('AUTH LOGIN')), '538 5.7.11');
       assert.equal(status(await client.command('AUTH SCRAM-SHA-256-PLUS')), '504 5.5.4');
     });
@@ -116,7 +108,7 @@ describe('SMTP submission authentication, end to end', () => {
         const first = scramClientFirst('raw@example.com', `p=${type}`);
         const challenge = await client.command(`AUTH SCRAM-SHA-256-PLUS ${b64(first.message)}`);
         assert.equal(challenge?.code, 334, type);
-        const final = scramClientFinal(first, fromBase64(challenge.text), PASSWORD, data);
+        const final = scramClientFinal(first, fromBase64(challenge.text), AUTH_PASSWORD, data);
         const signature = await client.command(b64(final.message));
         assert.equal(`${signature?.code} ${fromBase64(signature?.text ?? '')}`, `334 ${final.expectedServerFinal}`);
         assert.equal(status(await client.command('')), '235 2.7.0', type);
@@ -139,7 +131,7 @@ describe('SMTP submission authentication, end to end', () => {
   describe('Cyrus SASL (smtptest)', { skip: !hasSmtptest && 'cyrus-clients / libsasl2-modules not installed' }, () => {
     const smtptest = (args: string[], port = submission, stdin = 'QUIT\r\n') =>
       runLocalClient(SMTPTEST, ['-p', String(port), ...args, '127.0.0.1'], stdin);
-    const login = (mechanism: string, extra: string[] = [], password = PASSWORD) =>
+    const login = (mechanism: string, extra: string[] = [], password = AUTH_PASSWORD) =>
       smtptest(['-m', mechanism, '-a', 'cyrus@example.com', '-w', password, ...extra]);
 
     for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'DIGEST-MD5', 'CRAM-MD5']) {
@@ -155,7 +147,10 @@ describe('SMTP submission authentication, end to end', () => {
         ['PLAIN', ['-t', ''], submission],
         ['SCRAM-SHA-1', ['-s'], submissionTls],
       ] as const) {
-        const result = await smtptest(['-m', mechanism, '-a', 'cyrus@example.com', '-w', PASSWORD, ...extra], port);
+        const result = await smtptest(
+          ['-m', mechanism, '-a', 'cyrus@example.com', '-w', AUTH_PASSWORD, ...extra],
+          port,
+        );
         assert.match(result.output, /^Authenticated\./m, `${mechanism}: ${result.output}`);
       }
       const wrong = await login('SCRAM-SHA-256', [], 'not the password');
@@ -173,7 +168,7 @@ describe('SMTP submission authentication, end to end', () => {
         '-u',
         'alice@example.com',
         '-w',
-        PASSWORD,
+        AUTH_PASSWORD,
         '-f',
         commands,
       ]);
@@ -187,7 +182,7 @@ describe('SMTP submission authentication, end to end', () => {
         '-u',
         'alice@example.com',
         '-w',
-        PASSWORD,
+        AUTH_PASSWORD,
       ]);
       assert.match(notAdmin.output, /^S: 535 5\.7\.8/m, notAdmin.output);
     });
@@ -210,7 +205,7 @@ describe('SMTP submission authentication, end to end', () => {
         '--auth-user',
         options.user ?? 'swaks@example.com',
         '--auth-password',
-        options.password ?? PASSWORD,
+        options.password ?? AUTH_PASSWORD,
         '--quit-after',
         'AUTH',
         ...(options.extra ?? []),
@@ -257,7 +252,7 @@ describe('SMTP submission authentication, end to end', () => {
         options.from ?? '127.0.2.1',
         options.url ?? `smtp://127.0.0.1:${submission}`,
         '-u',
-        `curl@example.com:${options.password ?? PASSWORD}`,
+        `curl@example.com:${options.password ?? AUTH_PASSWORD}`,
         '--login-options',
         `AUTH=${mechanism}`,
         '-X',
@@ -288,7 +283,7 @@ describe('SMTP submission authentication, end to end', () => {
   });
 
   describe('nodemailer', () => {
-    const transport = (method: string, secure: boolean, pass = PASSWORD) =>
+    const transport = (method: string, secure: boolean, pass = AUTH_PASSWORD) =>
       createTransport({
         host: '127.0.0.1',
         port: submission,
@@ -342,7 +337,7 @@ describe('SMTP authentication throttling, end to end', () => {
 
   before(async () => {
     system = await startTestMailSystem({ MARMOT_AUTH_MAX_FAILURES_PER_ADDRESS: '3' });
-    await seed(system);
+    await seedAuthAccounts(system, CLIENT_ACCOUNTS);
   });
   after(() => system?.stop());
 
@@ -366,8 +361,8 @@ describe('SMTP authentication throttling, end to end', () => {
         await client.read();
         await client.command('EHLO client.example');
       }
-      assert.equal(status(await refused.command(plain(PASSWORD))), '454 4.7.0');
-      assert.equal(status(await other.command(plain(PASSWORD))), '235 2.7.0');
+      assert.equal(status(await refused.command(plain(AUTH_PASSWORD))), '454 4.7.0');
+      assert.equal(status(await other.command(plain(AUTH_PASSWORD))), '235 2.7.0');
     } finally {
       refused.close();
       other.close();
