@@ -9,8 +9,8 @@
  * Group commit: writes issued in the same turn of the event loop share one transaction, and so one
  * fsync. One failing write (a condition that does not hold) leaves the others standing: a write checks
  * everything first and then runs one statement, which SQLite applies whole or not at all. Every promise
- * resolves only after the COMMIT that made its write durable. Under load (many SMTP deliveries, many IMAP sessions) this turns N fsyncs into one; alone, a write costs the
- * same as before.
+ * resolves only after the COMMIT that made its write durable. Under load (many SMTP deliveries, many
+ * IMAP sessions) this turns N fsyncs into one; alone, a write costs the same as before.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
